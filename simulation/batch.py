@@ -1,0 +1,104 @@
+"""The batch engine: many independent runs in parallel, customer state as arrays.
+
+One run per ``prange`` iteration, so each run is computed by one thread from start to end
+and its numbers cannot depend on the thread count. Each run writes only its own rows of
+per-step aggregates; customer arrays live and die inside the run, so memory grows with
+runs x steps, not with customers x steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import layout as L
+from . import rules
+from .compiled import Stacked
+
+
+@njit(cache=True)
+def simulate_run(key, tp, cum_transitions, schedule, seg, par, levers, spend, out, events):
+    """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
+
+    ``events`` (cohort-and-arrivals x 3: join step, churn step, segment) is filled when it
+    has rows; pass a (0, 3) array to skip per-customer output.
+    """
+    cohort = int(par[L.P_COHORT])
+    horizon = int(par[L.P_HORIZON])
+    capacity = cohort + cohort // 2 + 64
+    fs = np.zeros((L.N_FLOAT_STATE, capacity))
+    ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
+    queue = np.empty(capacity, dtype=np.int64)
+    company = np.zeros(L.N_COMPANY)
+    tally = np.zeros(L.N_TALLY)
+
+    rules.admit(fs, ist, 0, cohort, 0, key, seg, par, 0.0)
+    n = cohort
+    rules.summarize_step(fs, ist, n, 0, seg, par, company, tally, out[0])
+    agent_steps = 0
+    for step in range(1, horizon + 1):
+        rules.update_levers(company, levers, spend)                       # 1. levers
+        tally[:] = 0.0
+        for i in range(n):                                                # 2-5. each customer
+            if ist[L.ACTIVE, i] == 1:
+                agent_steps += 1
+                rules.live_week(fs, ist, i, step, key, tp, cum_transitions, schedule, seg,
+                                par, company, tally)
+        rules.serve_desk(fs, ist, n, step, key, seg, par, company, tally, queue)  # 6. desk
+        for i in range(n):                                                # 7. decisions
+            if ist[L.ACTIVE, i] == 1:
+                rules.decide(fs, ist, i, step, key, tp, seg, par, tally)
+        promoters, detractors = rules.summarize_step(fs, ist, n, step, seg, par, company,
+                                                     tally, out[step])   # 9. economics
+        n_new, referred = rules.arrivals(key, step, promoters, detractors, par)  # 8. word of mouth
+        if n + n_new > fs.shape[1]:
+            fs, ist, queue = _grow(fs, ist, queue, 2 * (n + n_new))
+        rules.admit(fs, ist, n, n_new, step, key, seg, par, referred)
+        n += n_new
+        rules.record_arrivals(out[step], n_new)
+    m = min(n, events.shape[0])
+    for i in range(m):
+        events[i, 0] = ist[L.JOIN_STEP, i]
+        events[i, 1] = ist[L.CHURN_STEP, i]
+        events[i, 2] = ist[L.SEGMENT, i]
+    return agent_steps, n
+
+
+@njit(cache=True)
+def _grow(fs, ist, queue, capacity):
+    """Room for more newcomers (rare: amortised doubling)."""
+    fs2 = np.zeros((fs.shape[0], capacity))
+    ist2 = np.zeros((ist.shape[0], capacity), dtype=np.int64)
+    fs2[:, :fs.shape[1]] = fs
+    ist2[:, :ist.shape[1]] = ist
+    return fs2, ist2, np.empty(capacity, dtype=np.int64)
+
+
+@njit(cache=True, parallel=True)
+def simulate_batch(keys, variant, tp, cum_transitions, schedule, seg, par, levers, spend,
+                   out, events, agent_steps, customers):
+    """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``."""
+    for r in prange(keys.shape[0]):
+        v = variant[r]
+        agent_steps[r], customers[r] = simulate_run(
+            keys[r], tp[v], cum_transitions[v], schedule[v], seg[v], par[v], levers[v],
+            spend[v], out[r], events[r])
+
+
+def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
+              events_per_run: int = 0):
+    """Simulate ``len(keys)`` runs. Returns (out, events, agent_steps, customers).
+
+    ``out`` is (runs, horizon + 1, N_OUT) float64; ``events`` is (runs, events_per_run, 3)
+    int64 with -1 in rows no customer filled.
+    """
+    runs = len(keys)
+    horizon = int(stacked.par[0, L.P_HORIZON])
+    out = np.zeros((runs, horizon + 1, L.N_OUT))
+    events = np.full((runs, events_per_run, 3), -1, dtype=np.int64)
+    agent_steps = np.zeros(runs, dtype=np.int64)
+    customers = np.zeros(runs, dtype=np.int64)
+    simulate_batch(np.ascontiguousarray(keys, dtype=np.uint64),
+                   np.ascontiguousarray(variant, dtype=np.int64), *stacked,
+                   out, events, agent_steps, customers)
+    return out, events, agent_steps, customers

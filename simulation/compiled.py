@@ -1,0 +1,140 @@
+"""A validated scenario turned into the plain arrays the jitted rules read.
+
+``compile_scenario`` does it for one scenario; ``stack`` puts several variants of one
+journey (different strategies, mixes or parameters) side by side so that a whole sweep is a
+single parallel call.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import layout as L
+from .scenario import LEVERS, Scenario
+
+
+class Compiled(NamedTuple):
+    tp: np.ndarray               # (N_TP, touchpoints)
+    cum_transitions: np.ndarray  # (touchpoints, touchpoints), cumulative rows
+    schedule: np.ndarray         # (horizon + 1,) int: touchpoint due at each tenure, or -1
+    seg: np.ndarray              # (N_SEG, segments)
+    par: np.ndarray              # (N_PAR,)
+    levers: np.ndarray           # (N_LV, N_LEVERS)
+    spend: np.ndarray            # (N_LEVERS,) weekly spend per lever
+
+
+def compile_scenario(sc: Scenario) -> Compiled:
+    names = [t.name for t in sc.touchpoints]
+    index = {name: k for k, name in enumerate(names)}
+    K = len(names)
+
+    tp = np.zeros((L.N_TP, K))
+    for k, t in enumerate(sc.touchpoints):
+        tp[L.TP_QUALITY, k] = t.quality
+        tp[L.TP_VARIABILITY, k] = t.variability
+        tp[L.TP_FAILURE, k] = t.failure_rate
+        tp[L.TP_COMPLEXITY, k] = t.complexity
+        tp[L.TP_SALIENCE, k] = t.salience
+        tp[L.TP_DECISION, k] = float(t.decision)
+
+    trans = np.zeros((K, K))
+    for src, row in sc.journey.transitions.items():
+        for dst, prob in row.items():
+            trans[index[src], index[dst]] += prob
+    cum = np.cumsum(trans, axis=1)
+    cum[:, -1] = np.maximum(cum[:, -1], 1.0)  # rounding never strands a customer
+
+    schedule = np.full(sc.horizon + 1, -1, dtype=np.int64)
+    for visit in sorted(sc.journey.scheduled, key=lambda v: v.every):  # longer periods win
+        schedule[visit.every::visit.every] = index[visit.touchpoint]
+
+    S = len(sc.segments)
+    seg = np.zeros((L.N_SEG, S))
+    seg[L.SEG_CUM_SHARE] = np.cumsum([s.share for s in sc.segments])
+    seg[L.SEG_CUM_SHARE, -1] = 1.0
+    for j, s in enumerate(sc.segments):
+        seg[L.SEG_VALUE, j] = s.weekly_value
+        seg[L.SEG_SELF_SERVICE, j] = s.self_service
+        seg[L.SEG_VOICE, j] = s.voice
+        seg[L.SEG_ABANDON, j] = s.abandon
+        seg[L.SEG_EXPECTATION, j] = s.expectation
+        seg[L.SEG_TRUST, j] = s.trust
+        seg[L.SEG_SATISFACTION, j] = s.satisfaction
+        seg[L.SEG_CHURN_BIAS, j] = s.churn_bias
+        seg[L.SEG_EFFORT_WEIGHT, j] = s.effort_weight
+
+    ps, iss, desk, ch, acq = sc.psychology, sc.issues, sc.desk, sc.churn, sc.acquisition
+    par = np.zeros(L.N_PAR)
+    values = {
+        L.P_KAPPA: ps.mood_congruence, L.P_GAMMA: ps.appraisal_gain,
+        L.P_LAMBDA: ps.loss_aversion, L.P_RHO: ps.mood_persistence, L.P_SHOCK: ps.mood_shock,
+        L.P_ALPHA: ps.satisfaction_rate, L.P_BETA: ps.expectation_rate,
+        L.P_DELTA: ps.expectation_drift, L.P_TRUST_GAIN: ps.trust_gain,
+        L.P_TRUST_LOSS: ps.trust_loss, L.P_TRUST_TOL: ps.trust_tolerance,
+        L.P_TRUST_BREACH: ps.trust_breach, L.P_FAIL_PENALTY: ps.failure_penalty,
+        L.P_CAUGHT_TRUST: ps.caught_trust_gain, L.P_NURTURE_TRUST: ps.nurture_trust_gain,
+        L.P_NURTURE_MOOD: ps.nurture_mood_gain,
+        L.P_SS_EFFORT: iss.self_service_effort, L.P_SS_FAIL_EFFORT: iss.failed_self_service_effort,
+        L.P_CONTACT_EFFORT: iss.contact_effort, L.P_WAIT_EFFORT: iss.wait_effort,
+        L.P_SILENT_EFFORT: iss.silent_effort, L.P_SILENT_MOOD: iss.silent_mood_hit,
+        L.P_EFFORT_DECAY: iss.effort_decay, L.P_KB_BASE: iss.knowledge_base,
+        L.P_BASE_CAPACITY: desk.base_capacity, L.P_COST_PER_CONTACT: desk.cost_per_contact,
+        L.P_FCR: desk.fcr, L.P_FCR_MAX: desk.fcr_max, L.P_RECOVERY: desk.recovery_quality,
+        L.P_RECOVERY_MAX: desk.recovery_max, L.P_RECOVERY_SALIENCE: desk.recovery_salience,
+        L.P_BURNOUT_RATE: desk.burnout_rate, L.P_BURNOUT_HEAL: desk.burnout_heal,
+        L.P_BURNOUT_PENALTY: desk.burnout_penalty,
+        L.P_C0: ch.base, L.P_CS: ch.satisfaction, L.P_CTAU: ch.trust, L.P_CEFFORT: ch.effort,
+        L.P_CISSUE: ch.issue, L.P_CCOMP: ch.competitor, L.P_COMP_GROWTH: ch.competitor_growth,
+        L.P_PEAK_W: ch.peak_weight, L.P_END_W: ch.end_weight,
+        L.P_SILENT_THRESHOLD: ch.silent_effort, L.P_SILENT_RATE: ch.silent_rate,
+        L.P_ARRIVAL_BASE: acq.base_rate, L.P_REFERRAL: acq.referral_rate,
+        L.P_DETRACTOR: acq.detractor_rate, L.P_REF_TRUST: acq.referral_trust_boost,
+        L.P_REF_EXPECTATION: acq.referral_expectation_boost,
+        L.P_LTR_S: sc.word_of_mouth.satisfaction, L.P_LTR_TRUST: sc.word_of_mouth.trust,
+        L.P_LTR_MOOD: sc.word_of_mouth.mood,
+        L.P_FIXED_COST: sc.economics.fixed_cost,
+        L.P_WEEKLY_DISCOUNT: (1.0 + sc.economics.annual_discount_rate) ** (1.0 / 52.0) - 1.0,
+        L.P_ENTRY: index[sc.journey.entry], L.P_COHORT: sc.cohort, L.P_HORIZON: sc.horizon,
+    }
+    assert len(values) == L.N_PAR, "every scalar parameter has a slot"
+    for slot, value in values.items():
+        par[slot] = value
+
+    levers = np.zeros((L.N_LV, L.N_LEVERS))
+    for lever_index, name in enumerate(LEVERS):
+        spec = getattr(sc.levers, name)
+        levers[L.LV_DEPRECIATION, lever_index] = spec.depreciation
+        if name == "capacity":
+            levers[L.LV_SCALE, lever_index] = spec.cost_per_slot
+        else:
+            levers[L.LV_SCALE, lever_index] = spec.scale
+            levers[L.LV_CEILING, lever_index] = spec.ceiling
+
+    allocation = sc.allocation()
+    budget = sc.budget()
+    spend = np.array([budget * allocation[name] for name in LEVERS])
+    return Compiled(tp, cum, schedule, seg, par, levers, spend)
+
+
+class Stacked(NamedTuple):
+    """Variants of one journey, stacked on a leading axis (all arrays contiguous)."""
+
+    tp: np.ndarray
+    cum_transitions: np.ndarray
+    schedule: np.ndarray
+    seg: np.ndarray
+    par: np.ndarray
+    levers: np.ndarray
+    spend: np.ndarray
+
+
+def stack(variants: list[Compiled]) -> Stacked:
+    shapes = {tuple(a.shape for a in v) for v in variants}
+    if len(shapes) != 1:
+        raise ValueError("variants in one batch must share the journey's shape "
+                         "(touchpoints, segments and scheduled visits)")
+    if len({v.par[L.P_HORIZON] for v in variants}) != 1:
+        raise ValueError("variants in one batch must share the horizon")
+    return Stacked(*(np.ascontiguousarray(np.stack(field)) for field in zip(*variants)))

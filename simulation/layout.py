@@ -1,0 +1,110 @@
+"""Where each quantity lives in the plain arrays the jitted rules work on.
+
+The rules run inside numba kernels, which take arrays, not objects. These constants name
+the rows of those arrays so the rules read like the model: ``fs[MOOD, i]`` is customer i's
+mood. numba freezes them into the compiled code as constants.
+"""
+
+# ------------------------------------------------------------ customer state (float rows)
+MOOD = 0
+EXPECTATION = 1
+SATISFACTION = 2
+TRUST = 3
+EFFORT = 4
+SEVERITY = 5          # severity of the open issue, in [0, 1]
+ISSUE_COMPLEXITY = 6  # complexity of the touchpoint where the open issue arose
+WORST = 7             # worst valence since the last decision (peak-end memory)
+LAST = 8              # last valence since the last decision
+N_FLOAT_STATE = 9
+
+# -------------------------------------------------------------- customer state (int rows)
+ACTIVE = 0
+TOUCHPOINT = 1        # -1 before the first step: the first move goes to the entry touchpoint
+SEGMENT = 2
+JOIN_STEP = 3
+CHURN_STEP = 4        # -1 while active
+ISSUE_OPEN = 5
+SELF_SERVICE_TRIED = 6
+QUEUED_SINCE = 7      # step the customer joined the desk queue, -1 when not queued
+CYCLE_COUNT = 8       # appraisals since the last decision
+REFERRED = 9
+N_INT_STATE = 10
+
+# ------------------------------------------------------------- touchpoint parameter rows
+TP_QUALITY = 0
+TP_VARIABILITY = 1
+TP_FAILURE = 2
+TP_COMPLEXITY = 3
+TP_SALIENCE = 4
+TP_DECISION = 5
+N_TP = 6
+
+# --------------------------------------------------------------- segment parameter rows
+SEG_CUM_SHARE = 0     # cumulative share, for drawing a segment from one uniform
+SEG_VALUE = 1
+SEG_SELF_SERVICE = 2
+SEG_VOICE = 3
+SEG_ABANDON = 4
+SEG_EXPECTATION = 5
+SEG_TRUST = 6
+SEG_SATISFACTION = 7
+SEG_CHURN_BIAS = 8
+SEG_EFFORT_WEIGHT = 9
+N_SEG = 10
+
+# -------------------------------------------------------------- scalar parameter vector
+(P_KAPPA, P_GAMMA, P_LAMBDA, P_RHO, P_SHOCK, P_ALPHA, P_BETA, P_DELTA,
+ P_TRUST_GAIN, P_TRUST_LOSS, P_TRUST_TOL, P_TRUST_BREACH, P_FAIL_PENALTY, P_CAUGHT_TRUST,
+ P_NURTURE_TRUST, P_NURTURE_MOOD,
+ P_SS_EFFORT, P_SS_FAIL_EFFORT, P_CONTACT_EFFORT, P_WAIT_EFFORT, P_SILENT_EFFORT,
+ P_SILENT_MOOD, P_EFFORT_DECAY, P_KB_BASE,
+ P_BASE_CAPACITY, P_COST_PER_CONTACT, P_FCR, P_FCR_MAX, P_RECOVERY, P_RECOVERY_MAX,
+ P_RECOVERY_SALIENCE, P_BURNOUT_RATE, P_BURNOUT_HEAL, P_BURNOUT_PENALTY,
+ P_C0, P_CS, P_CTAU, P_CEFFORT, P_CISSUE, P_CCOMP, P_COMP_GROWTH, P_PEAK_W, P_END_W,
+ P_SILENT_THRESHOLD, P_SILENT_RATE,
+ P_ARRIVAL_BASE, P_REFERRAL, P_DETRACTOR, P_REF_TRUST, P_REF_EXPECTATION,
+ P_LTR_S, P_LTR_TRUST, P_LTR_MOOD,
+ P_FIXED_COST, P_WEEKLY_DISCOUNT, P_ENTRY, P_COHORT, P_HORIZON) = range(58)
+N_PAR = 58
+
+# ------------------------------------------------------------------------------ levers
+CAPACITY, TRAINING, RECOVERY, STAFF, RELIABILITY, CONSISTENCY, OUTREACH, SELF_SERVICE, \
+    RELATIONSHIP = range(9)
+N_LEVERS = 9
+LV_DEPRECIATION = 0
+LV_SCALE = 1          # for capacity: the weekly cost of one contact slot
+LV_CEILING = 2
+N_LV = 3
+
+# ------------------------------------------------- company state: stocks, effects, burnout
+STOCK = 0             # STOCK + lever: the lever's stock
+EFFECT = N_LEVERS     # EFFECT + lever: its effect (for capacity: extra contact slots)
+BURNOUT = 2 * N_LEVERS
+SPEND = 2 * N_LEVERS + 1  # this step's total lever spend
+N_COMPANY = 2 * N_LEVERS + 2
+
+# -------------------------------------------------------------- per-step tallies (counts)
+T_CAUGHT = 0
+T_SELF_SERVED = 1
+T_CONTACTS = 2
+T_SERVED = 3
+T_RESOLVED = 4
+T_WAIT_SUM = 5
+T_CHURNED = 6
+T_DEMAND = 7
+N_TALLY = 8
+
+# ------------------------------------------------------ per-step outputs (MODEL.md's names)
+STEP_COLUMNS = (
+    "step", "active", "cohort_active", "cohort_retention", "arrivals", "churned",
+    "mood", "expectation", "satisfaction", "trust", "effort", "nps", "csat",
+    "contacts", "served", "backlog", "wait", "resolution_rate", "caught", "self_served",
+    "burnout", "revenue", "cost", "profit", "cohort_revenue",
+)
+(O_STEP, O_ACTIVE, O_COHORT_ACTIVE, O_RETENTION, O_ARRIVALS, O_CHURNED,
+ O_MOOD, O_EXPECTATION, O_SATISFACTION, O_TRUST, O_EFFORT, O_NPS, O_CSAT,
+ O_CONTACTS, O_SERVED, O_BACKLOG, O_WAIT, O_RESOLUTION, O_CAUGHT, O_SELF_SERVED,
+ O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE) = range(25)
+N_OUT = 25
+INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "contacts",
+                   "served", "backlog", "caught", "self_served")

@@ -1,0 +1,68 @@
+"""Provenance: what a result was computed from, so that it can be computed again."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("cxsim", "numpy", "numba", "mesa", "pandas", "pyarrow", "pydantic", "scipy")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree the package runs from, if it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def build_manifest(*, variants, labels, seeds, root_seed, engine, agent_steps, elapsed,
+                   **extra) -> dict:
+    import numba
+
+    seeds = list(seeds)
+    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds))) if seeds else False
+    return {
+        "kind": "cxsim-results",
+        "format": 1,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "engine": engine,
+        "root_seed": root_seed,
+        "seeds": {"first": seeds[0], "count": len(seeds)} if contiguous else seeds,
+        "labels": list(labels),
+        "scenarios": [v.model_dump(mode="json", exclude_none=True) for v in variants],
+        "threads": numba.get_num_threads(),
+        "agent_steps": agent_steps,
+        "elapsed_seconds": round(elapsed, 3),
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        **extra,
+    }
+
+
+def seed_list(manifest: dict) -> list[int]:
+    seeds = manifest["seeds"]
+    if isinstance(seeds, dict):
+        return list(range(seeds["first"], seeds["first"] + seeds["count"]))
+    return list(seeds)

@@ -1,0 +1,59 @@
+"""A customer as a Mesa agent.
+
+The customer's state lives in the model's arrays so that the very same jitted rules the
+batch engine runs (``simulation.rules``) update it; the properties below give it names.
+The agent sits in the cell of the touchpoint it is visiting.
+"""
+
+from __future__ import annotations
+
+from mesa.discrete_space import CellAgent
+
+from .. import layout as L
+from .. import rules
+
+
+def _float_state(row: int, doc: str) -> property:
+    return property(lambda self: float(self.model.fs[row, self.index]), doc=doc)
+
+
+def _int_state(row: int, doc: str) -> property:
+    return property(lambda self: int(self.model.ist[row, self.index]), doc=doc)
+
+
+class Customer(CellAgent):
+    """One customer of the company: joins, lives weeks of touchpoints, may leave."""
+
+    mood = _float_state(L.MOOD, "short-term affect in [-1, 1]")
+    expectation = _float_state(L.EXPECTATION, "performance expected, in [0, 1]")
+    satisfaction = _float_state(L.SATISFACTION, "cumulative attitude, in [0, 1]")
+    trust = _float_state(L.TRUST, "belief that promises are kept, in [0, 1]")
+    effort = _float_state(L.EFFORT, "accumulated effort, >= 0")
+    touchpoint = _int_state(L.TOUCHPOINT, "index of the touchpoint visited this week")
+    segment = _int_state(L.SEGMENT, "index of the customer's segment")
+    join_step = _int_state(L.JOIN_STEP, "week the customer joined")
+    issue_open = _int_state(L.ISSUE_OPEN, "1 while an issue is open")
+
+    def __init__(self, model, index: int):
+        super().__init__(model)
+        self.index = index  # the customer's id: its column in the state arrays
+
+    @property
+    def active(self) -> bool:
+        return bool(self.model.ist[L.ACTIVE, self.index])
+
+    def live_week(self) -> None:
+        """Nurture, move, experience the touchpoint, deal with any open issue."""
+        m = self.model
+        c = m.compiled
+        rules.live_week(m.fs, m.ist, self.index, m.steps, m.key, c.tp, c.cum_transitions,
+                        c.schedule, c.seg, c.par, m.company, m.tally)
+        self.cell = m.touchpoint_cells[self.touchpoint]
+
+    def decide(self) -> None:
+        """Renew or leave; a customer who leaves is removed from the model."""
+        m = self.model
+        c = m.compiled
+        rules.decide(m.fs, m.ist, self.index, m.steps, m.key, c.tp, c.seg, c.par, m.tally)
+        if not self.active:
+            self.remove()

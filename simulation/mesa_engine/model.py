@@ -1,0 +1,121 @@
+"""The customer-journey model on Mesa.
+
+One ``step`` is one week in MODEL.md's order: levers, each customer's week (in random
+order: the rules are order-free), the service desk, each customer's decision, word of mouth
+and arrivals, then data collection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mesa
+import networkx as nx
+import numpy as np
+from mesa.discrete_space import Network
+
+from .. import layout as L
+from .. import rng, rules
+from ..compiled import compile_scenario
+from ..scenario import Scenario, load_scenario
+from .agents import Customer
+
+
+def _reporter(column: int):
+    return lambda model: model.row[column]
+
+
+class JourneyModel(mesa.Model):
+    """Customers moving over a journey of touchpoints, served by one company.
+
+    ``scenario`` is a Scenario or a path to a scenario file; ``seed`` is the run's index
+    under ``root_seed`` (the same pair gives the same run in the batch engine).
+    ``strategy`` optionally replaces the scenario's strategy (a name or a mix).
+    """
+
+    def __init__(self, scenario: Scenario | str | Path, seed: int = 0, root_seed: int = 0,
+                 strategy: str | None = None):
+        key = rng.run_keys(root_seed, [seed])[0]
+        super().__init__(seed=int(key % np.uint64(2**31)))  # Mesa's own rng only shuffles
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+        if strategy is not None:
+            scenario = scenario.with_strategy(strategy)
+        self.scenario = scenario
+        self.seed_index = seed
+        self.key = key
+        self.compiled = compile_scenario(scenario)
+        self.horizon = scenario.horizon
+
+        journey = nx.DiGraph()
+        names = [t.name for t in scenario.touchpoints]
+        journey.add_nodes_from(range(len(names)))
+        for src, row in scenario.journey.transitions.items():
+            for dst, prob in row.items():
+                if prob > 0:
+                    journey.add_edge(names.index(src), names.index(dst))
+        self.space = Network(journey, random=self.random)
+        self.touchpoint_cells = [self.space._cells[k] for k in range(len(names))]
+
+        capacity = scenario.cohort + scenario.cohort // 2 + 64
+        self.fs = np.zeros((L.N_FLOAT_STATE, capacity))
+        self.ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
+        self.queue = np.empty(capacity, dtype=np.int64)
+        self.company = np.zeros(L.N_COMPANY)
+        self.tally = np.zeros(L.N_TALLY)
+        self.row = np.zeros(L.N_OUT)
+        self.n_customers = 0
+
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
+                             if name != "step"},
+            agent_reporters={"mood": "mood", "satisfaction": "satisfaction", "trust": "trust",
+                             "effort": "effort", "touchpoint": "touchpoint"},
+        )
+        self._admit(0, scenario.cohort, 0.0)
+        rules.summarize_step(self.fs, self.ist, self.n_customers, 0, self.compiled.seg,
+                             self.compiled.par, self.company, self.tally, self.row)
+        self.datacollector.collect(self)
+
+    def _admit(self, step: int, count: int, referred_share: float) -> None:
+        first = self.n_customers
+        if first + count > self.fs.shape[1]:
+            self._grow(2 * (first + count))
+        rules.admit(self.fs, self.ist, first, count, step, self.key, self.compiled.seg,
+                    self.compiled.par, referred_share)
+        for index in range(first, first + count):
+            Customer(self, index)
+        self.n_customers += count
+
+    def _grow(self, capacity: int) -> None:
+        fs = np.zeros((L.N_FLOAT_STATE, capacity))
+        ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
+        fs[:, :self.fs.shape[1]] = self.fs
+        ist[:, :self.ist.shape[1]] = self.ist
+        self.fs, self.ist = fs, ist
+        self.queue = np.empty(capacity, dtype=np.int64)
+
+    def step(self) -> None:
+        c = self.compiled
+        week = self.steps
+        rules.update_levers(self.company, c.levers, c.spend)
+        self.tally[:] = 0.0
+        self.agents.shuffle_do("live_week")
+        rules.serve_desk(self.fs, self.ist, self.n_customers, week, self.key, c.seg, c.par,
+                         self.company, self.tally, self.queue)
+        self.agents.shuffle_do("decide")
+        promoters, detractors = rules.summarize_step(self.fs, self.ist, self.n_customers, week,
+                                                     c.seg, c.par, self.company, self.tally,
+                                                     self.row)
+        n_new, referred_share = rules.arrivals(self.key, week, promoters, detractors, c.par)
+        self._admit(week, n_new, referred_share)
+        rules.record_arrivals(self.row, n_new)
+        self.datacollector.collect(self)
+        if week >= self.horizon:
+            self.running = False
+
+    def events(self) -> np.ndarray:
+        """Per customer: join step, churn step (-1 if still active), segment."""
+        n = self.n_customers
+        return np.stack([self.ist[L.JOIN_STEP, :n], self.ist[L.CHURN_STEP, :n],
+                         self.ist[L.SEGMENT, :n]], axis=1)

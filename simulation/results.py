@@ -1,0 +1,252 @@
+"""Results of a simulation: the per-step table, per-run summaries, intervals, the result folder.
+
+A results folder holds ``manifest.json`` (everything needed to reproduce it), ``steps.parquet``
+(one row per variant, seed and step), ``runs.parquet`` (one row per variant and seed at the
+horizon) and, when asked for, ``events.parquet`` (one row per customer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import layout as L
+from .manifest import build_manifest
+from .scenario import Scenario, ScenarioError
+
+#: the outputs a summary table shows by default, in order
+HEADLINE = ("cohort_retention", "nps", "satisfaction", "trust", "effort", "contacts",
+            "profit_total", "clv")
+
+
+class ResultsError(Exception):
+    """A results folder that cannot be read (missing, corrupt or not cxsim's)."""
+
+
+@dataclass
+class Results:
+    steps: pd.DataFrame
+    manifest: dict
+    events: pd.DataFrame | None = None
+    _runs: pd.DataFrame | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(cls, out, ev, *, variants: list[Scenario], labels, seeds, root_seed,
+                    engine, agent_steps, elapsed) -> "Results":
+        from .simulate import steps_frame
+
+        steps = steps_frame(out, labels, seeds)
+        events = _events_frame(ev, labels, seeds, variants) if ev.shape[1] else None
+        manifest = build_manifest(variants=variants, labels=labels, seeds=seeds,
+                                  root_seed=root_seed, engine=engine,
+                                  agent_steps=agent_steps, elapsed=elapsed)
+        return cls(steps=steps, manifest=manifest, events=events)
+
+    # ---------------------------------------------------------------------- summaries
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    def summary(self) -> pd.DataFrame:
+        """One row per (variant, seed): the horizon's outputs plus profit_total, roi, clv."""
+        if self._runs is None:
+            self._runs = run_summary(self.steps, self.manifest)
+        return self._runs
+
+    def compare(self, outputs=HEADLINE, baseline: str | None = None) -> pd.DataFrame:
+        return compare_runs(self.summary(), outputs, baseline or self.labels[0])
+
+    def bands(self, column: str, kind: str = "ci") -> pd.DataFrame:
+        return step_bands(self.steps, column, kind)
+
+    # ------------------------------------------------------------------------ storage
+    def save(self, folder: str | Path) -> Path:
+        """Write the results folder; each file appears whole or not at all."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_parquet(self.steps, folder / "steps.parquet")
+        _atomic_parquet(self.summary(), folder / "runs.parquet")
+        if self.events is not None:
+            _atomic_parquet(self.events, folder / "events.parquet")
+        _atomic_write(folder / "manifest.json", json.dumps(self.manifest, indent=2))
+        return folder
+
+
+def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:
+    """Horizon values per run, plus totals that need the whole trajectory."""
+    weekly_discount = {label: (1.0 + sc["economics"]["annual_discount_rate"]) ** (1 / 52) - 1
+                       for label, sc in zip(manifest["labels"], manifest["scenarios"])}
+    cohort = {label: sc["cohort"] for label, sc in zip(manifest["labels"], manifest["scenarios"])}
+    grouped = steps.groupby(["variant", "seed"], sort=False)
+    last = grouped.tail(1).set_index(["variant", "seed"])
+    totals = grouped.agg(profit_total=("profit", "sum"), cost_total=("cost", "sum"))
+    rate = steps["variant"].map(weekly_discount).to_numpy()
+    discounted = steps["cohort_revenue"].to_numpy() / (1.0 + rate) ** steps["step"].to_numpy()
+    clv = (pd.Series(discounted, index=steps.index).groupby([steps["variant"], steps["seed"]],
+                                                             sort=False).sum())
+    runs = last.join(totals)
+    runs["roi"] = np.where(runs["cost_total"] > 0,
+                           runs["profit_total"] / runs["cost_total"].where(runs["cost_total"] > 0),
+                           0.0)
+    runs["clv"] = clv / runs.index.get_level_values("variant").map(cohort).to_numpy()
+    return runs.reset_index()
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its t confidence interval (lo, hi); a single value has a zero-width interval."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def compare_runs(runs: pd.DataFrame, outputs, baseline: str, level: float = 0.95) -> pd.DataFrame:
+    """Per variant and output: mean with CI, and the paired difference to ``baseline``.
+
+    Runs with the same seed meet the same random numbers, so differences are taken seed by
+    seed (paired). ``narrowing`` is how many times narrower the paired interval is than the
+    interval from treating the two samples as independent (Welch).
+    """
+    rows = []
+    base = runs[runs["variant"] == baseline].set_index("seed")
+    for label, group in runs.groupby("variant", sort=False):
+        group = group.set_index("seed")
+        for output in outputs:
+            mean, lo, hi = mean_interval(group[output].to_numpy(), level)
+            row = {"variant": label, "output": output, "mean": mean, "ci_low": lo, "ci_high": hi}
+            if label != baseline:
+                common = group.index.intersection(base.index)
+                diff = group.loc[common, output].to_numpy() - base.loc[common, output].to_numpy()
+                d_mean, d_lo, d_hi = mean_interval(diff, level)
+                unpaired = _welch_half_width(group[output].to_numpy(), base[output].to_numpy(),
+                                             level)
+                paired_half = (d_hi - d_lo) / 2
+                row.update(diff=d_mean, diff_low=d_lo, diff_high=d_hi,
+                           unpaired_half_width=unpaired,
+                           narrowing=unpaired / paired_half if paired_half > 0 else np.inf)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _welch_half_width(a: np.ndarray, b: np.ndarray, level: float) -> float:
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return 0.0
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return float(stats.t.ppf(0.5 + level / 2, dof) * se)
+
+
+def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
+               level: float = 0.95) -> pd.DataFrame:
+    """Per variant and step: the mean and a band.
+
+    ``kind="ci"``: the t confidence interval of the mean at ``level``;
+    ``kind="spread"``: the 10th to 90th percentile across seeds.
+    """
+    if kind not in ("ci", "spread"):
+        raise ValueError("kind must be 'ci' or 'spread'")
+    grouped = steps.groupby(["variant", "step"], sort=False)[column]
+    frame = grouped.agg(mean="mean", sd="std", n="count").reset_index()
+    if kind == "ci":
+        t = stats.t.ppf(0.5 + level / 2, np.maximum(frame["n"] - 1, 1))
+        half = np.where(frame["n"] > 1, t * frame["sd"].fillna(0) / np.sqrt(frame["n"]), 0.0)
+        frame["low"] = frame["mean"] - half
+        frame["high"] = frame["mean"] + half
+    else:
+        q = grouped.quantile([0.1, 0.9]).unstack()
+        frame["low"] = q[0.1].to_numpy()
+        frame["high"] = q[0.9].to_numpy()
+    return frame[["variant", "step", "mean", "low", "high"]]
+
+
+def _events_frame(ev: np.ndarray, labels, seeds, variants) -> pd.DataFrame:
+    """Per customer: join step, churn step (or censored at the horizon), segment name."""
+    runs, capacity, _ = ev.shape
+    n_seeds = len(seeds)
+    flat = ev.reshape(runs * capacity, 3)
+    keep = flat[:, 0] >= 0
+    run_of = np.repeat(np.arange(runs), capacity)[keep]
+    variant_index = run_of // n_seeds
+    flat = flat[keep]
+    segment_names = [np.array([s.name for s in v.segments], dtype=object) for v in variants]
+    segment = np.empty(len(flat), dtype=object)
+    for vi, names in enumerate(segment_names):
+        mask = variant_index == vi
+        segment[mask] = names[flat[mask, 2]]
+    horizon = np.array([v.horizon for v in variants])[variant_index]
+    churned = flat[:, 1] >= 0
+    return pd.DataFrame({
+        "variant": np.asarray(labels, dtype=object)[variant_index],
+        "seed": np.asarray(seeds)[run_of % n_seeds],
+        "customer": np.arange(len(flat)) - np.searchsorted(run_of, run_of),
+        "join_step": flat[:, 0],
+        "churn_step": np.where(churned, flat[:, 1], horizon),
+        "churned": churned,
+        "segment": segment,
+    })
+
+
+# ------------------------------------------------------------------------ folder I/O
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_results(folder: str | Path) -> Results:
+    """Read a results folder written by ``Results.save`` (raises ResultsError)."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: no such results folder")
+    if not manifest_path.is_file():
+        raise ResultsError(f"{manifest_path}: missing; not a cxsim results folder")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{manifest_path}: corrupt JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != "cxsim-results":
+        raise ResultsError(f"{manifest_path}: kind: expected 'cxsim-results'; "
+                           "not a cxsim results folder")
+    try:
+        steps = pd.read_parquet(folder / "steps.parquet")
+        events_path = folder / "events.parquet"
+        events = pd.read_parquet(events_path) if events_path.is_file() else None
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ResultsError(f"{folder / 'steps.parquet'}: unreadable ({type(exc).__name__})") from None
+    missing = [c for c in ("variant", "seed", *L.STEP_COLUMNS) if c not in steps.columns]
+    if missing:
+        raise ResultsError(f"{folder / 'steps.parquet'}: columns missing: {', '.join(missing)}")
+    return Results(steps=steps, manifest=manifest, events=events)
+
+
+def scenarios_of(results: Results) -> list[Scenario]:
+    """The resolved scenarios recorded in a manifest."""
+    try:
+        return [Scenario.model_validate(s) for s in results.manifest["scenarios"]]
+    except Exception as exc:
+        raise ScenarioError([f"manifest.json: scenarios: {exc}"]) from None

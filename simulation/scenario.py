@@ -1,0 +1,471 @@
+"""The scenario: a validated description of one company, its customers and its strategy.
+
+A scenario file is TOML. Loading validates it into typed objects that reject unknown keys,
+range-check every number and cross-check every name, so a mistake surfaces as one line
+``file: field.path: what is allowed`` instead of a strange result later.
+Every default below is documented, with its reason, in ``docs/model.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+LEVERS = ("capacity", "training", "recovery", "staff",
+          "reliability", "consistency", "outreach", "self_service", "relationship")
+REACTIVE_LEVERS = LEVERS[:4]
+PROACTIVE_LEVERS = LEVERS[4:]
+CHANNELS = ("digital", "human", "physical")
+NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced")
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Pos = Annotated[float, Field(gt=0.0)]
+
+
+class ScenarioError(Exception):
+    """A scenario (or study) that cannot be used; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Touchpoint(Strict):
+    name: str
+    stage: str = "use"
+    channel: Literal["digital", "human", "physical"] = "digital"
+    quality: Unit = 0.7
+    variability: NonNeg = 0.1
+    failure_rate: Unit = 0.05
+    complexity: Unit = 0.3
+    salience: NonNeg = 1.0
+    decision: bool = False
+
+
+class Scheduled(Strict):
+    touchpoint: str
+    every: Annotated[int, Field(ge=1)]
+
+
+class Journey(Strict):
+    entry: str
+    transitions: dict[str, dict[str, Unit]]
+    scheduled: list[Scheduled] = []
+
+
+class Segment(Strict):
+    name: str
+    share: Unit
+    weekly_value: NonNeg = 10.0
+    self_service: Unit = 0.5
+    voice: Unit = 0.4
+    abandon: Unit = 0.2
+    expectation: Unit = 0.65
+    trust: Unit = 0.5
+    satisfaction: Unit = 0.6
+    churn_bias: float = 0.0
+    effort_weight: NonNeg = 1.0
+
+
+class Psychology(Strict):
+    mood_congruence: NonNeg = 0.3
+    appraisal_gain: Pos = 4.0
+    loss_aversion: Annotated[float, Field(ge=1.0)] = 2.0
+    mood_persistence: Unit = 0.7
+    mood_shock: NonNeg = 0.15
+    satisfaction_rate: Unit = 0.08
+    expectation_rate: Unit = 0.05
+    expectation_drift: Annotated[float, Field(ge=0.0, le=0.05)] = 0.0004
+    trust_gain: Unit = 0.03
+    trust_loss: Unit = 0.25
+    trust_tolerance: Unit = 0.15
+    trust_breach: Unit = 0.3
+    failure_penalty: Unit = 0.4
+    caught_trust_gain: Unit = 0.02
+    nurture_trust_gain: Unit = 0.03
+    nurture_mood_gain: Unit = 0.15
+
+
+class Issues(Strict):
+    knowledge_base: Unit = 0.35
+    self_service_effort: NonNeg = 0.2
+    failed_self_service_effort: NonNeg = 0.8
+    contact_effort: NonNeg = 0.5
+    wait_effort: NonNeg = 0.6
+    silent_effort: NonNeg = 0.4
+    silent_mood_hit: Unit = 0.1
+    effort_decay: Unit = 0.15
+
+
+class Desk(Strict):
+    base_capacity: Annotated[int, Field(ge=0)] = 40
+    cost_per_contact: NonNeg = 6.0
+    fcr: Unit = 0.55
+    fcr_max: Unit = 0.9
+    recovery_quality: Unit = 0.6
+    recovery_max: Unit = 0.95
+    recovery_salience: NonNeg = 2.0
+    burnout_rate: Unit = 0.08
+    burnout_heal: Unit = 0.1
+    burnout_penalty: Unit = 0.5
+
+
+class Lever(Strict):
+    """A spending stock: S <- (1 - depreciation) S + spend; effect = ceiling (1 - exp(-S/scale))."""
+
+    depreciation: Annotated[float, Field(gt=0.0, le=1.0)]
+    scale: Pos
+    ceiling: Unit
+
+
+class CapacityLever(Strict):
+    """Desk capacity is linear in spend: one extra weekly contact slot per ``cost_per_slot``."""
+
+    depreciation: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    cost_per_slot: Pos = 12.0
+
+
+class Levers(Strict):
+    capacity: CapacityLever = CapacityLever()
+    training: Lever = Lever(depreciation=1.0, scale=300.0, ceiling=1.0)
+    recovery: Lever = Lever(depreciation=1.0, scale=250.0, ceiling=1.0)
+    staff: Lever = Lever(depreciation=1.0, scale=250.0, ceiling=1.0)
+    reliability: Lever = Lever(depreciation=0.01, scale=20000.0, ceiling=0.7)
+    consistency: Lever = Lever(depreciation=0.01, scale=15000.0, ceiling=0.6)
+    outreach: Lever = Lever(depreciation=0.02, scale=10000.0, ceiling=0.6)
+    self_service: Lever = Lever(depreciation=0.01, scale=15000.0, ceiling=0.5)
+    relationship: Lever = Lever(depreciation=0.05, scale=5000.0, ceiling=0.15)
+
+
+Allocation = dict[Literal[LEVERS], Unit]  # type: ignore[valid-type]
+
+
+def _check_allocation_total(allocation: dict[str, float], where: str) -> None:
+    total = sum(allocation.values())
+    if total > 1.0 + 1e-9:
+        raise ValueError(f"{where} shares must sum to at most 1 (they sum to {total:g})")
+
+
+class Camps(Strict):
+    """The two camps' allocations of a budget; ``mix`` blends between them."""
+
+    reactive: Allocation = {"capacity": 0.4, "training": 0.25, "recovery": 0.15, "staff": 0.2}
+    proactive: Allocation = {"reliability": 0.3, "consistency": 0.15, "outreach": 0.15,
+                             "self_service": 0.25, "relationship": 0.15}
+
+    @model_validator(mode="after")
+    def _totals(self):
+        _check_allocation_total(self.reactive, "reactive")
+        _check_allocation_total(self.proactive, "proactive")
+        return self
+
+
+class Strategy(Strict):
+    budget: NonNeg = 2000.0
+    name: Literal["none", "reactive", "proactive", "balanced"] | None = None
+    mix: Unit | None = None
+    allocation: Allocation | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in ("name", "mix", "allocation") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of name (none|reactive|proactive|balanced), "
+                             f"mix (0 to 1) or allocation (got {', '.join(given) or 'none'})")
+        if self.allocation is not None:
+            _check_allocation_total(self.allocation, "allocation")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name is not None:
+            return self.name
+        if self.mix is not None:
+            return f"mix={self.mix:g}"
+        return "custom"
+
+
+class Churn(Strict):
+    base: float = 1.0
+    satisfaction: NonNeg = 5.0
+    trust: NonNeg = 2.5
+    effort: NonNeg = 0.35
+    issue: NonNeg = 1.0
+    competitor: NonNeg = 0.5
+    competitor_growth: NonNeg = 0.5
+    peak_weight: Unit = 0.25
+    end_weight: Unit = 0.25
+    silent_effort: NonNeg = 4.0
+    silent_rate: Unit = 0.05
+
+    @model_validator(mode="after")
+    def _weights(self):
+        if self.peak_weight + self.end_weight > 1.0 + 1e-9:
+            raise ValueError("peak_weight + end_weight must be at most 1")
+        return self
+
+
+class Acquisition(Strict):
+    base_rate: NonNeg = 4.0
+    referral_rate: NonNeg = 0.004
+    detractor_rate: NonNeg = 0.002
+    referral_trust_boost: Unit = 0.1
+    referral_expectation_boost: Unit = 0.05
+
+
+class WordOfMouth(Strict):
+    """Weights of satisfaction, trust and mood in the likelihood to recommend (sum to 1)."""
+
+    satisfaction: Unit = 0.5
+    trust: Unit = 0.3
+    mood: Unit = 0.2
+
+    @model_validator(mode="after")
+    def _sum(self):
+        total = self.satisfaction + self.trust + self.mood
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"weights must sum to 1 (they sum to {total:g})")
+        return self
+
+
+class Economics(Strict):
+    fixed_cost: NonNeg = 0.0
+    annual_discount_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.08
+
+
+class Scenario(Strict):
+    description: str = ""
+    horizon: Annotated[int, Field(ge=1, le=5200)] = 156
+    cohort: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
+    touchpoints: Annotated[list[Touchpoint], Field(min_length=1)]
+    journey: Journey
+    segments: Annotated[list[Segment], Field(min_length=1)]
+    psychology: Psychology = Psychology()
+    issues: Issues = Issues()
+    desk: Desk = Desk()
+    levers: Levers = Levers()
+    camps: Camps = Camps()
+    strategy: Strategy = Strategy(name="balanced")
+    churn: Churn = Churn()
+    acquisition: Acquisition = Acquisition()
+    word_of_mouth: WordOfMouth = WordOfMouth()
+    economics: Economics = Economics()
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        names = [t.name for t in self.touchpoints]
+        if len(set(names)) != len(names):
+            raise ValueError("touchpoint names must be unique")
+        known = set(names)
+        j = self.journey
+        if j.entry not in known:
+            raise ValueError(f"journey.entry: unknown touchpoint {j.entry!r} "
+                             f"(known: {', '.join(names)})")
+        for src, row in j.transitions.items():
+            if src not in known:
+                raise ValueError(f"journey.transitions.{src}: unknown touchpoint "
+                                 f"(known: {', '.join(names)})")
+            for dst in row:
+                if dst not in known:
+                    raise ValueError(f"journey.transitions.{src}.{dst}: unknown touchpoint "
+                                     f"(known: {', '.join(names)})")
+            total = sum(row.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-9):
+                raise ValueError(f"journey.transitions.{src}: probabilities must sum to 1 "
+                                 f"(they sum to {total:g})")
+        missing = [n for n in names if n not in j.transitions]
+        if missing:
+            raise ValueError(f"journey.transitions: every touchpoint needs a row; "
+                             f"missing {', '.join(missing)}")
+        for i, s in enumerate(j.scheduled):
+            if s.touchpoint not in known:
+                raise ValueError(f"journey.scheduled.{i}.touchpoint: unknown touchpoint "
+                                 f"{s.touchpoint!r} (known: {', '.join(names)})")
+        seg_names = [s.name for s in self.segments]
+        if len(set(seg_names)) != len(seg_names):
+            raise ValueError("segment names must be unique")
+        total = sum(s.share for s in self.segments)
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"segments: shares must sum to 1 (they sum to {total:g})")
+        return self
+
+    def allocation(self) -> dict[str, float]:
+        """The share of the budget each lever receives, resolved from the strategy."""
+        st = self.strategy
+        if st.allocation is not None:
+            return {lever: st.allocation.get(lever, 0.0) for lever in LEVERS}
+        if st.name == "none":
+            return {lever: 0.0 for lever in LEVERS}
+        mix = {"reactive": 0.0, "proactive": 1.0, "balanced": 0.5}.get(st.name, st.mix)
+        return {lever: (1.0 - mix) * self.camps.reactive.get(lever, 0.0)
+                + mix * self.camps.proactive.get(lever, 0.0) for lever in LEVERS}
+
+    def budget(self) -> float:
+        return 0.0 if self.strategy.name == "none" else self.strategy.budget
+
+    def with_strategy(self, strategy: str) -> "Scenario":
+        """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix."""
+        return apply_overrides(self, _strategy_overrides(strategy))
+
+
+def _strategy_overrides(strategy: str) -> list[str]:
+    text = strategy.strip()
+    if text.startswith("mix="):
+        text = text[4:]
+    try:
+        return [f"strategy.mix={float(text)}"]
+    except ValueError:
+        return [f"strategy.name={text}"]
+
+
+# ---------------------------------------------------------------- loading and overrides
+
+def _location(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith(
+        ("function-", "literal[", "dict[", "list["))))
+
+
+def format_validation_error(source: str, err: ValidationError) -> list[str]:
+    """One line per problem: ``source: field.path: what is allowed (got value)``."""
+    lines = []
+    for e in err.errors():
+        where = _location(e["loc"])
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+            # a cross-check names its own field as "path: message"
+            m = re.match(r"^([\w.]+): (.*)$", msg)
+            if m and not where:
+                where, msg = m.group(1), m.group(2)
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the scenario schema)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        elif "input" in e and not isinstance(e["input"], (dict, list)):
+            msg = f"{msg} (got {e['input']!r})"
+        lines.append(f"{source}: {where or '(top level)'}: {msg}")
+    return lines
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file, turning every failure into a one-line ScenarioError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError([f"{path}: no such file"])
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: invalid TOML: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([f"{path}: not a UTF-8 text file"]) from None
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """``a.b.c=value`` to (path, value); the value is read as TOML, else kept as text."""
+    if "=" not in text:
+        raise ScenarioError([f"--set {text}: expected dotted.path=value"])
+    key, raw = text.split("=", 1)
+    path = [p for p in key.strip().split(".")]
+    if not all(path):
+        raise ScenarioError([f"--set {text}: expected dotted.path=value"])
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def _set_path(data: dict, path: list[str], value: object, text: str) -> None:
+    node = data
+    for i, part in enumerate(path[:-1]):
+        if isinstance(node, list):
+            node = _list_item(node, part, text)
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise ScenarioError([f"--set {text}: {'.'.join(path[:i + 1])} is not a table"])
+    last = path[-1]
+    if isinstance(node, list):
+        index = _list_index(node, last, text)
+        node[index] = value
+        return
+    if path[:-1] == ["strategy"] and last in ("name", "mix", "allocation"):
+        for other in ("name", "mix", "allocation"):
+            node.pop(other, None)  # the strategy given last wins
+    node[last] = value
+
+
+def _list_index(items: list, part: str, text: str) -> int:
+    if part.isdigit() and int(part) < len(items):
+        return int(part)
+    for i, item in enumerate(items):  # list items may be addressed by their name
+        if isinstance(item, dict) and item.get("name") == part:
+            return i
+    raise ScenarioError([f"--set {text}: no item {part!r} in that list"])
+
+
+def _list_item(items: list, part: str, text: str):
+    return items[_list_index(items, part, text)]
+
+
+def apply_overrides_to_data(data: dict, overrides: list[str]) -> dict:
+    data = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        _set_path(data, path, value, text)
+    return data
+
+
+def scenario_from_data(data: dict, source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(format_validation_error(source, err)) from None
+
+
+def apply_overrides(scenario: Scenario, overrides: list[str], source: str = "--set") -> Scenario:
+    data = scenario.model_dump(exclude_none=True)
+    return scenario_from_data(apply_overrides_to_data(data, overrides), source)
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file (raises ScenarioError)."""
+    data = apply_overrides_to_data(read_toml(path), list(overrides or []))
+    return scenario_from_data(data, str(path))
+
+
+# ------------------------------------------------------------------ bundled scenarios
+
+BUNDLED = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    """A file path as given, or the bundled scenario of that name (``baseline``)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    bundled = BUNDLED / f"{name_or_path}.toml"
+    return bundled if bundled.is_file() else path
+
+
+def bundled_scenarios() -> list[tuple[str, str]]:
+    """(name, one-line description) of every bundled scenario file."""
+    found = []
+    for path in sorted(BUNDLED.glob("*.toml")):
+        try:
+            description = str(read_toml(path).get("description", ""))
+        except ScenarioError as exc:
+            description = f"(unreadable: {exc.problems[0]})"
+        found.append((path.stem, description))
+    return found

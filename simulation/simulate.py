@@ -1,0 +1,128 @@
+"""``simulate``: run a scenario (or several variants of it) for many seeds on either engine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import layout as L
+from . import rng
+from .compiled import compile_scenario, stack
+from .results import Results
+from .scenario import Scenario
+
+ENGINES = ("batch", "mesa")
+
+
+def _seed_list(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError("seeds must be at least 1")
+        return list(range(int(seeds)))
+    seeds = [int(s) for s in seeds]
+    if not seeds or min(seeds) < 0:
+        raise ValueError("seeds must be a non-empty list of non-negative integers")
+    return seeds
+
+
+def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int] = 100, *,
+             root_seed: int = 0, engine: str = "batch", labels: Sequence[str] | None = None,
+             events: bool = False, progress=None) -> Results:
+    """Run every scenario variant for every seed; return per-step results.
+
+    ``scenario`` may be one scenario or a list of variants of one journey (strategies,
+    mixes, parameter points); run i of every variant uses the same random numbers (common
+    random numbers), so variants are compared seed by seed. ``seeds`` is a count or a list
+    of run indices under ``root_seed``. ``events=True`` also keeps per-customer join and
+    churn steps. ``progress(done_runs)`` is called as runs finish (batch: per chunk).
+    """
+    variants = [scenario] if isinstance(scenario, Scenario) else list(scenario)
+    if labels is None:
+        labels = [v.strategy.label for v in variants]
+    if len(labels) != len(variants):
+        raise ValueError("one label per variant")
+    seed_list = _seed_list(seeds)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    started = time.perf_counter()
+    if engine == "batch":
+        out, ev, agent_steps = _run_batch(variants, seed_list, root_seed, events, progress)
+    else:
+        out, ev, agent_steps = _run_mesa(variants, seed_list, root_seed, events, progress)
+    elapsed = time.perf_counter() - started
+    return Results.from_arrays(out, ev, variants=variants, labels=list(labels),
+                               seeds=seed_list, root_seed=root_seed, engine=engine,
+                               agent_steps=int(agent_steps), elapsed=elapsed)
+
+
+def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int = 256):
+    from .batch import run_batch
+
+    stacked = stack([compile_scenario(v) for v in variants])
+    seed_keys = rng.run_keys(root_seed, seed_list)
+    n_seeds = len(seed_list)
+    runs = len(variants) * n_seeds
+    variant = np.repeat(np.arange(len(variants)), n_seeds)
+    keys = np.tile(seed_keys, len(variants))
+    events_per_run = _events_capacity(variants) if events else 0
+    outs, evs, steps = [], [], 0
+    for start in range(0, runs, chunk_runs):
+        stop = min(runs, start + chunk_runs)
+        out, ev, agent_steps, _ = run_batch(stacked, keys[start:stop], variant[start:stop],
+                                            events_per_run=events_per_run)
+        outs.append(out)
+        evs.append(ev)
+        steps += int(agent_steps.sum())
+        if progress is not None:
+            progress(stop - start)
+    return np.concatenate(outs), np.concatenate(evs), steps
+
+
+def _events_capacity(variants) -> int:
+    """Room for every customer a run can plausibly hold (cohort plus generous arrivals)."""
+    return max(v.cohort + int(v.horizon * (v.acquisition.base_rate + 1) * 4) + 1000
+               for v in variants)
+
+
+def _run_mesa(variants, seed_list, root_seed, events, progress):
+    from .mesa_engine import JourneyModel
+
+    outs, evs, steps = [], [], 0
+    capacity = _events_capacity(variants) if events else 0
+    for v in variants:
+        for seed in seed_list:
+            model = JourneyModel(v, seed=seed, root_seed=root_seed)
+            while model.running:
+                steps += len(model.agents)
+                model.step()
+            frame = model.datacollector.get_model_vars_dataframe()
+            out = np.zeros((len(frame), L.N_OUT))
+            out[:, L.O_STEP] = np.arange(len(frame))
+            for col, name in enumerate(L.STEP_COLUMNS):
+                if name != "step":
+                    out[:, col] = frame[name].to_numpy()
+            outs.append(out)
+            ev = np.full((capacity, 3), -1, dtype=np.int64)
+            if events:
+                e = model.events()
+                ev[:min(len(e), capacity)] = e[:capacity]
+            evs.append(ev)
+            if progress is not None:
+                progress(1)
+    return np.stack(outs), np.stack(evs), steps
+
+
+def steps_frame(out: np.ndarray, labels: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
+    """(runs, steps, columns) array to the long per-step table of MODEL.md."""
+    runs, n_steps, _ = out.shape
+    frame = pd.DataFrame(out.reshape(runs * n_steps, L.N_OUT), columns=list(L.STEP_COLUMNS))
+    n_seeds = len(seeds)
+    frame.insert(0, "seed", np.repeat(np.tile(np.asarray(seeds), runs // n_seeds), n_steps))
+    frame.insert(0, "variant", np.repeat(np.repeat(np.asarray(labels, dtype=object), n_seeds),
+                                         n_steps))
+    for name in L.INTEGER_COLUMNS:
+        frame[name] = frame[name].astype(np.int64)
+    return frame
