@@ -80,13 +80,13 @@ class Segment(Strict):
 
 class Psychology(Strict):
     mood_congruence: NonNeg = 0.3
-    appraisal_gain: Pos = 4.0
+    appraisal_gain: Pos = 2.5
     loss_aversion: Annotated[float, Field(ge=1.0)] = 2.0
     mood_persistence: Unit = 0.7
     mood_shock: NonNeg = 0.15
     satisfaction_rate: Unit = 0.08
-    expectation_rate: Unit = 0.05
-    expectation_drift: Annotated[float, Field(ge=0.0, le=0.05)] = 0.0004
+    expectation_rate: Unit = 0.005
+    expectation_drift: Annotated[float, Field(ge=0.0, le=0.05)] = 0.0002
     trust_gain: Unit = 0.03
     trust_loss: Unit = 0.25
     trust_tolerance: Unit = 0.15
@@ -109,10 +109,10 @@ class Issues(Strict):
 
 
 class Desk(Strict):
-    base_capacity: Annotated[int, Field(ge=0)] = 40
+    base_capacity: Annotated[int, Field(ge=0)] = 90
     cost_per_contact: NonNeg = 6.0
-    fcr: Unit = 0.55
-    fcr_max: Unit = 0.9
+    fcr: Unit = 0.75
+    fcr_max: Unit = 0.95
     recovery_quality: Unit = 0.6
     recovery_max: Unit = 0.95
     recovery_salience: NonNeg = 2.0
@@ -141,11 +141,24 @@ class Levers(Strict):
     training: Lever = Lever(depreciation=1.0, scale=300.0, ceiling=1.0)
     recovery: Lever = Lever(depreciation=1.0, scale=250.0, ceiling=1.0)
     staff: Lever = Lever(depreciation=1.0, scale=250.0, ceiling=1.0)
-    reliability: Lever = Lever(depreciation=0.01, scale=20000.0, ceiling=0.7)
-    consistency: Lever = Lever(depreciation=0.01, scale=15000.0, ceiling=0.6)
-    outreach: Lever = Lever(depreciation=0.02, scale=10000.0, ceiling=0.6)
-    self_service: Lever = Lever(depreciation=0.01, scale=15000.0, ceiling=0.5)
-    relationship: Lever = Lever(depreciation=0.05, scale=5000.0, ceiling=0.15)
+    reliability: Lever = Lever(depreciation=0.01, scale=30000.0, ceiling=0.7)
+    consistency: Lever = Lever(depreciation=0.01, scale=20000.0, ceiling=0.6)
+    outreach: Lever = Lever(depreciation=0.02, scale=15000.0, ceiling=0.6)
+    self_service: Lever = Lever(depreciation=0.01, scale=20000.0, ceiling=0.5)
+    relationship: Lever = Lever(depreciation=0.05, scale=8000.0, ceiling=0.15)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_defaults(cls, data):
+        """A lever given in part keeps its own defaults for the rest."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for name, given in data.items():
+            field = cls.model_fields.get(name)
+            if field is not None and isinstance(given, dict):
+                filled[name] = field.default.model_dump() | given
+        return filled
 
 
 Allocation = dict[Literal[LEVERS], Unit]  # type: ignore[valid-type]
@@ -197,13 +210,13 @@ class Strategy(Strict):
 
 
 class Churn(Strict):
-    base: float = 1.0
+    base: float = -0.8
     satisfaction: NonNeg = 5.0
     trust: NonNeg = 2.5
     effort: NonNeg = 0.35
     issue: NonNeg = 1.0
     competitor: NonNeg = 0.5
-    competitor_growth: NonNeg = 0.5
+    competitor_growth: NonNeg = 0.2
     peak_weight: Unit = 0.25
     end_weight: Unit = 0.25
     silent_effort: NonNeg = 4.0
