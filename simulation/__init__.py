@@ -1,0 +1,14 @@
+"""cxsim: customer journeys under reactive service and proactive experience design.
+
+The public API: ``load_scenario``, ``simulate``, ``load_results``.
+"""
+
+from ._numba_cache import use_source_keyed_cache
+
+use_source_keyed_cache()  # before any jitted module is imported
+
+from .results import Results, load_results  # noqa: E402
+from .scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from .simulate import simulate  # noqa: E402
+
+__all__ = ["Results", "Scenario", "ScenarioError", "load_results", "load_scenario", "simulate"]
