@@ -228,3 +228,153 @@ def bench(seeds, mesa_seeds):
 
     for line in quick_benchmark(seeds=seeds, mesa_seeds=mesa_seeds):
         click.echo(line)
+
+
+# ------------------------------------------------------------------------------ studies
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per point (overrides the study).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Start a local Dask cluster of N single-threaded workers.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler: tcp://HOST:PORT of a running cluster, or local:N.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Study folder (default: results/<study>-sweep-<time>).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out.")
+def sweep(study_file, seeds, workers, scheduler, out, resume):
+    """Run a parameter study into a resumable result store."""
+    from .executors import make_executor
+    from .study import load_study
+
+    loaded = load_study(resolve_path(study_file), seeds=seeds)
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out (the folder to continue)")
+    folder = out if resume else _out_folder(out, str(study_file), "sweep")
+    report = _run_sweep(loaded, folder, make_executor(scheduler, workers), resume)
+    click.echo(f"{report['computed']} chunk(s) computed, {report['skipped']} already done, "
+               f"{report['seconds']:.1f} s; results: {folder}")
+    _write_study_figures(folder)
+
+
+def _run_sweep(loaded, folder, executor, resume):
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    from .store import plan_chunks
+    from .sweep import run_study
+
+    study = loaded.study
+    total_runs = len(loaded.points) * study.seeds
+    chunks = plan_chunks(len(loaded.points), list(range(study.seeds)), study.chunk_runs)
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("runs  {task.fields[rate]}"), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, disable=not console.is_terminal)
+    task = progress.add_task(f"{len(loaded.points)} points x {study.seeds} seeds",
+                             total=total_runs, rate="")
+    started = [None]
+    import time
+
+    def advance(chunk):
+        started[0] = started[0] or time.perf_counter()
+        progress.advance(task, chunk.runs)
+        done = progress.tasks[0].completed
+        elapsed = time.perf_counter() - started[0]
+        progress.update(task, rate=f"({done / max(elapsed, 1e-9):,.0f} runs/s)" if elapsed > 0 else "")
+
+    try:
+        with progress:
+            return run_study(loaded, folder, executor=executor, resume=resume, progress=advance)
+    except KeyboardInterrupt:
+        done = sum(1 for _ in (Path(folder) / "chunks").glob("runs-*.parquet"))
+        click.echo(f"interrupted: {done} of {len(chunks)} chunks kept in {folder}; "
+                   f"continue with: cxsim sweep {loaded.source} --out {folder} --resume", err=True)
+        sys.exit(130)
+
+
+def _write_study_figures(folder: Path) -> None:
+    from . import plots
+    from .results import load_results
+
+    res = load_results(folder)
+    for name, fig in plots.study_figures(res):
+        plots.save(fig, folder / f"{name}.png")
+
+
+@main.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per point when running a study file.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+def check(target, seeds, out):
+    """Evaluate a study's expectations (running it first if TARGET is a study file).
+
+    Exit 0 when every expectation holds, 1 when one fails, 2 for bad input.
+    """
+    from .checks import evaluate
+    from .executors import InProcess
+    from .results import StudyResults, load_results
+    from .study import LoadedStudy, Study, load_study
+
+    if target.is_dir():
+        res = load_results(target)
+        if not isinstance(res, StudyResults):
+            raise ResultsError(f"{target}: not a study folder (expectations live in studies)")
+        expectations = Study.model_validate(res.manifest["study"]).expectations
+    else:
+        loaded: LoadedStudy = load_study(resolve_path(target), seeds=seeds)
+        folder = _out_folder(out, str(target), "check")
+        _run_sweep(loaded, folder, InProcess(), resume=False)
+        res = load_results(folder)
+        expectations = loaded.study.expectations
+        click.echo(f"results: {folder}")
+    if not expectations:
+        raise click.UsageError(f"{target}: the study has no expectations to check")
+    verdicts = evaluate(expectations, res.points, res.runs, res.steps)
+    for verdict in verdicts:
+        click.echo(verdict.line())
+    failed = sum(not v.passed for v in verdicts)
+    click.echo(f"{len(verdicts) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seeds", type=click.IntRange(1), default=None)
+@click.option("--outputs", default="cohort_retention,profit_total,nps", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--workers", type=click.IntRange(1), default=None)
+@click.option("--scheduler", default=None, metavar="ADDRESS")
+def sensitivity(study_file, seeds, outputs, out, workers, scheduler):
+    """Sobol or Morris sensitivity indices (SALib) of a study's outputs, with a bar chart."""
+    from . import plots
+    from .executors import make_executor
+    from .results import load_results
+    from .sensitivity import analyse
+    from .study import load_study
+
+    loaded = load_study(resolve_path(study_file), seeds=seeds)
+    if loaded.study.design.kind not in ("sobol", "morris"):
+        raise click.UsageError(f"{study_file}: design.kind must be sobol or morris for "
+                               f"sensitivity (it is {loaded.study.design.kind})")
+    names = [o.strip() for o in outputs.split(",") if o.strip()]
+    folder = _out_folder(out, str(study_file), "sensitivity")
+    _run_sweep(loaded, folder, make_executor(scheduler, workers), resume=False)
+    res = load_results(folder)
+    unknown = [o for o in names if o not in res.runs.columns]
+    if unknown:
+        raise click.UsageError(f"--outputs: unknown {', '.join(unknown)}")
+    table = analyse(loaded, res.runs, names)
+    table.to_csv(folder / "sensitivity.csv", index=False)
+    plots.save(plots.sensitivity_figure(table, loaded.study.design.kind),
+               folder / "sensitivity.png")
+    with _pandas_wide():
+        click.echo(table.round(4).to_string(index=False))
+    click.echo(f"results: {folder}")
+
+
+def _pandas_wide():
+    import pandas as pd
+
+    return pd.option_context("display.width", 160, "display.max_columns", 20)

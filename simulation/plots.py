@@ -77,3 +77,121 @@ def save(fig, path: str | Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------------------------ studies
+
+def _point_means(runs, output: str):
+    from .results import mean_interval
+
+    rows = []
+    for point, group in runs.groupby("point"):
+        mean, low, high = mean_interval(group[output].to_numpy())
+        rows.append((point, mean, low, high))
+    return rows
+
+
+def plot_frontier(points, runs, parameter: str, output: str, ax) -> None:
+    """Output at the horizon against one numeric parameter, with 95% CIs, best point marked."""
+    values = points.set_index("point")[parameter].astype(float)
+    rows = _point_means(runs, output)
+    x = [values[p] for p, *_ in rows]
+    mean = [m for _, m, _, _ in rows]
+    low = [m - lo for _, m, lo, _ in rows]
+    high = [hi - m for _, m, _, hi in rows]
+    ax.errorbar(x, mean, yerr=[low, high], marker="o", capsize=3,
+                label=f"mean, 95% CI ({runs['seed'].nunique()} seeds)")
+    best = max(range(len(mean)), key=mean.__getitem__)
+    ax.scatter([x[best]], [mean[best]], s=160, facecolors="none", edgecolors="red", zorder=5,
+               label=f"best: {parameter} = {x[best]:g}")
+    ax.set_xlabel(parameter + (" (0 = all reactive, 1 = all proactive)"
+                               if parameter == "strategy.mix" else ""))
+    ax.set_ylabel(AXIS.get(output, output))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+AXIS = {"cohort_retention": "share of starting cohort active at the horizon",
+        "profit_total": "cumulative profit over the horizon (currency)",
+        "nps": "NPS at the horizon", "clv": "CLV per starting customer (currency)",
+        "satisfaction": "mean satisfaction at the horizon (0–1)"}
+
+
+def frontier_figure(res, parameter: str):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), dpi=100)
+    for ax, output in zip(axes, ("cohort_retention", "profit_total")):
+        plot_frontier(res.points, res.runs, parameter, output, ax)
+        ax.set_title(AXIS[output].split(" (")[0])
+    horizon = int(res.steps["step"].max())
+    name = "Reactive–proactive frontier" if parameter == "strategy.mix" else f"Effect of {parameter}"
+    fig.suptitle(f"{name}: outcomes at week {horizon} at equal budget")
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_figure(res, parameters: list[str], output: str = "cohort_retention"):
+    """Mean output at the horizon over a two-parameter grid."""
+    import numpy as np
+
+    means = res.runs.groupby("point")[output].mean()
+    table = res.points.assign(value=res.points["point"].map(means))
+    grid = table.pivot_table(index=parameters[0], columns=parameters[1], values="value")
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
+    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(grid.columns)), [f"{c}" for c in grid.columns])
+    ax.set_yticks(range(len(grid.index)), [f"{i}" for i in grid.index])
+    ax.set_xlabel(parameters[1])
+    ax.set_ylabel(parameters[0])
+    for (r, c), v in np.ndenumerate(grid.to_numpy()):
+        ax.text(c, r, f"{v:.3g}", ha="center", va="center", color="white", fontsize=8)
+    fig.colorbar(image, ax=ax, label=AXIS.get(output, output))
+    ax.set_title(f"{AXIS.get(output, output).split(' (')[0]}: mean over "
+                 f"{res.runs['seed'].nunique()} seeds per cell")
+    fig.tight_layout()
+    return fig
+
+
+def study_figures(res):
+    """The figures that suit a study's design: a frontier for one numeric parameter, a
+    heatmap for a two-parameter grid."""
+    varied = [c for c in res.points.columns if c not in ("point", "label")]
+    numeric = [c for c in varied if _is_numeric(res.points[c])]
+    figures = []
+    if len(varied) == 1 and numeric:
+        figures.append(("frontier", frontier_figure(res, varied[0])))
+    if len(varied) == 2 and res.manifest["study"]["design"]["kind"] == "grid":
+        figures.append(("heatmap_retention", heatmap_figure(res, varied, "cohort_retention")))
+        figures.append(("heatmap_profit", heatmap_figure(res, varied, "profit_total")))
+    return figures
+
+
+def _is_numeric(column) -> bool:
+    import pandas as pd
+
+    return pd.to_numeric(column, errors="coerce").notna().all()
+
+
+def sensitivity_figure(table, kind: str):
+    """Bar chart of sensitivity indices per output, with confidence intervals."""
+    import numpy as np
+
+    outputs = list(dict.fromkeys(table["output"]))
+    fig, axes = plt.subplots(1, len(outputs), figsize=(5.5 * len(outputs), 4.8), dpi=100,
+                             squeeze=False)
+    for ax, output in zip(axes[0], outputs):
+        t = table[table["output"] == output]
+        y = np.arange(len(t))
+        if kind == "sobol":
+            ax.barh(y - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], label="first order S1")
+            ax.barh(y + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], label="total ST")
+            ax.set_xlabel("Sobol index (share of output variance), 95% CI")
+        else:
+            ax.barh(y, t["mu_star"], 0.6, xerr=t["mu_star_conf"], label="μ* (mean |effect|)")
+            ax.set_xlabel("Morris μ* (output units per unit range), 95% CI")
+        ax.set_yticks(y, t["parameter"])
+        ax.set_title(AXIS.get(output, output).split(" (")[0])
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"Sensitivity of outcomes to the varied parameters ({kind})")
+    fig.tight_layout()
+    return fig

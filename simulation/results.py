@@ -217,8 +217,19 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
-def load_results(folder: str | Path) -> Results:
-    """Read a results folder written by ``Results.save`` (raises ResultsError)."""
+@dataclass
+class StudyResults:
+    """A study's store read back: one row per point, per run, and per run and step."""
+
+    points: pd.DataFrame
+    runs: pd.DataFrame
+    steps: pd.DataFrame
+    manifest: dict
+
+
+def load_results(folder: str | Path) -> Results | StudyResults:
+    """Read a results folder written by ``cxsim run``/``compare`` (Results) or by
+    ``cxsim sweep`` (StudyResults). Raises ResultsError for anything else."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not folder.is_dir():
@@ -229,8 +240,13 @@ def load_results(folder: str | Path) -> Results:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{manifest_path}: corrupt JSON ({exc})") from None
+    if isinstance(manifest, dict) and manifest.get("kind") == "cxsim-study":
+        from .store import StudyStore
+
+        points, runs, steps, manifest = StudyStore(folder).read()
+        return StudyResults(points=points, runs=runs, steps=steps, manifest=manifest)
     if not isinstance(manifest, dict) or manifest.get("kind") != "cxsim-results":
-        raise ResultsError(f"{manifest_path}: kind: expected 'cxsim-results'; "
+        raise ResultsError(f"{manifest_path}: kind: expected 'cxsim-results' or 'cxsim-study'; "
                            "not a cxsim results folder")
     try:
         steps = pd.read_parquet(folder / "steps.parquet")

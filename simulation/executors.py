@@ -1,0 +1,99 @@
+"""Where chunks of a study run: in this process, or on a Dask cluster.
+
+An executor is a context manager: open it, ``imap`` tasks through it (results arrive as
+they finish, in any order), close it. Tasks are pure functions of their arguments, so a
+chunk recomputed after a lost worker gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+
+class InProcess:
+    """Runs chunks one after another here; each chunk uses numba's threads."""
+
+    name = "in-process"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap(self, fn: Callable, tasks: list[tuple]) -> Iterator[tuple[object, object]]:
+        """``tasks`` are (key, args) pairs; yields (key, fn(*args)) as each finishes."""
+        for key, args in tasks:
+            yield key, fn(*args)
+
+    def describe(self) -> dict:
+        import numba
+
+        return {"executor": self.name, "workers": 1, "threads_per_worker": numba.get_num_threads()}
+
+
+class DaskExecutor:
+    """Runs chunks on Dask workers: ``local:N`` starts a LocalCluster of N worker processes,
+    anything else is the address of a running scheduler (``tcp://host:port``).
+
+    Every worker runs one task at a time with one numba thread, so N workers use N cores and
+    parallel kernels are never called from two threads at once. Workers started by hand need
+    ``NUMBA_NUM_THREADS=1`` in their environment (``dask worker --nthreads 1``).
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str):
+        self.scheduler = scheduler
+        self.client = None
+        self.cluster = None
+
+    def __enter__(self):
+        import dask
+        from distributed import Client, LocalCluster
+
+        if self.scheduler.startswith("local:"):
+            workers = int(self.scheduler.split(":", 1)[1])
+            with dask.config.set({"distributed.nanny.pre-spawn-environ":
+                                  {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}):
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                            processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(self.scheduler, timeout="20s")
+        return self
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+    def imap(self, fn: Callable, tasks: list[tuple]) -> Iterator[tuple[object, object]]:
+        """``tasks`` are (key, args) pairs; yields (key, fn(*args)) as each finishes."""
+        from distributed import as_completed
+
+        futures = {self.client.submit(fn, *args, pure=False, retries=2): key
+                   for key, args in tasks}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            self.client.cancel(list(futures))
+
+    def describe(self) -> dict:
+        info = self.client.scheduler_info()
+        workers = info.get("workers", {})
+        return {"executor": self.name, "scheduler": self.scheduler, "workers": len(workers),
+                "threads_per_worker": 1}
+
+
+def make_executor(scheduler: str | None, workers: int | None):
+    """``--scheduler`` wins; ``--workers N`` alone means a LocalCluster of N workers."""
+    if scheduler:
+        return DaskExecutor(scheduler)
+    if workers and workers > 1:
+        return DaskExecutor(f"local:{workers}")
+    return InProcess()
+

@@ -1,0 +1,227 @@
+"""Study files: a base scenario, parameters to vary, a design, seeds and expectations.
+
+A design turns the parameters into *points* (one scenario variant each); every point is run
+for the same seeds, so points are compared on common random numbers. Samplers come from
+SALib (Sobol/Saltelli, Morris) and scipy (Latin hypercube); none is written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .scenario import (Scenario, ScenarioError, apply_overrides, format_validation_error,
+                       load_scenario, read_toml, resolve_path)
+
+OUTPUT_DEFAULT = ("cohort_retention", "nps", "satisfaction", "trust", "effort", "contacts",
+                  "profit")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Parameter(_Strict):
+    path: str
+    values: list[float | int | str | bool] | None = None
+    low: float | None = None
+    high: float | None = None
+    distribution: Literal["uniform", "loguniform"] = "uniform"
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _values_or_range(self):
+        has_range = self.low is not None and self.high is not None
+        if self.values is None and not has_range:
+            raise ValueError("give values = [...] or low and high")
+        if self.values is not None and len(self.values) == 0:
+            raise ValueError("values must not be empty")
+        if has_range and not self.low < self.high:
+            raise ValueError("low must be below high")
+        if self.distribution == "loguniform" and has_range and self.low <= 0:
+            raise ValueError("loguniform needs low > 0")
+        return self
+
+
+class Design(_Strict):
+    kind: Literal["grid", "lhs", "sobol", "morris"] = "grid"
+    samples: Annotated[int, Field(ge=1)] = 16
+    seed: Annotated[int, Field(ge=0)] = 0
+    levels: Annotated[int, Field(ge=2)] = 4  # Morris grid levels
+
+
+class Expectation(_Strict):
+    name: str
+    output: str
+    step: Annotated[int, Field(ge=0)] | None = None
+    where: dict[str, float | int | str | bool] = {}
+    minus: dict[str, float | int | str | bool] | None = None
+    op: Literal[">", "<", "=="] = ">"
+    value: float = 0.0
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    tolerance: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class Study(_Strict):
+    description: str = ""
+    scenario: str
+    overrides: list[str] = []
+    seeds: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    root_seed: Annotated[int, Field(ge=0)] = 0
+    outputs: list[str] = list(OUTPUT_DEFAULT)
+    chunk_runs: Annotated[int, Field(ge=1)] = 500
+    design: Design = Design()
+    parameters: Annotated[list[Parameter], Field(min_length=1)]
+    expectations: list[Expectation] = []
+
+    @model_validator(mode="after")
+    def _design_fits(self):
+        if self.design.kind == "grid":
+            missing = [p.path for p in self.parameters if p.values is None]
+            if missing:
+                raise ValueError(f"parameters: a grid needs values for {', '.join(missing)}")
+        else:
+            missing = [p.path for p in self.parameters if p.low is None or p.high is None]
+            if missing:
+                raise ValueError(f"parameters: a {self.design.kind} design needs low and high "
+                                 f"for {', '.join(missing)}")
+        return self
+
+
+class LoadedStudy:
+    """A validated study with its base scenario and its points."""
+
+    def __init__(self, study: Study, source: str, base: Scenario):
+        self.study = study
+        self.source = source
+        self.base = base
+        self.points = design_points(study)
+
+    @property
+    def labels(self) -> list[str]:
+        return [point_label(p) for p in self.points]
+
+    def variant(self, index: int) -> Scenario:
+        return apply_point(self.base, self.points[index], f"{self.source}: point {index}")
+
+    def fingerprint(self) -> str:
+        """Identifies the work: a resumed study must have the same fingerprint."""
+        payload = {"study": self.study.model_dump(mode="json", exclude={"expectations",
+                                                                         "description"}),
+                   "base": self.base.model_dump(mode="json", exclude_none=True)}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def point_label(point: dict) -> str:
+    return ", ".join(f"{path}={_fmt(value)}" for path, value in point.items())
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def apply_point(base: Scenario, point: dict, source: str) -> Scenario:
+    return apply_overrides(base, [f"{path}={_toml_value(v)}" for path, v in point.items()],
+                           source)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+# -------------------------------------------------------------------------- designs
+
+def unit_sample(study: Study) -> np.ndarray:
+    """Samples in the unit hypercube for lhs, sobol and morris designs."""
+    d = study.design
+    problem = {"num_vars": len(study.parameters), "names": [p.path for p in study.parameters],
+               "bounds": [[0.0, 1.0]] * len(study.parameters)}
+    if d.kind == "lhs":
+        from scipy.stats import qmc
+
+        return qmc.LatinHypercube(d=len(study.parameters), rng=d.seed).random(d.samples)
+    if d.kind == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, d.samples, calc_second_order=False, seed=d.seed)
+    from SALib.sample import morris
+
+    return morris.sample(problem, d.samples, num_levels=d.levels, seed=d.seed)
+
+
+def _scale(p: Parameter, u: float):
+    if p.distribution == "loguniform":
+        value = math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low)))
+    else:
+        value = p.low + u * (p.high - p.low)
+    return int(round(value)) if p.integer else float(value)
+
+
+def design_points(study: Study) -> list[dict]:
+    if study.design.kind == "grid":
+        return [dict(zip((p.path for p in study.parameters), combo))
+                for combo in itertools.product(*(p.values for p in study.parameters))]
+    return [{p.path: _scale(p, u) for p, u in zip(study.parameters, row)}
+            for row in unit_sample(study)]
+
+
+# ---------------------------------------------------------------------------- loading
+
+def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
+    """Read and validate a study file, its base scenario and every point (ScenarioError)."""
+    path = Path(path)
+    data = read_toml(path)
+    if seeds is not None:
+        data["seeds"] = seeds
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(format_validation_error(str(path), err)) from None
+    scenario_path = Path(study.scenario)
+    if not scenario_path.is_absolute():
+        beside = path.parent / scenario_path
+        scenario_path = beside if beside.is_file() else resolve_path(study.scenario)
+    base = load_scenario(scenario_path, study.overrides)
+    loaded = LoadedStudy(study, str(path), base)
+    for i, parameter in enumerate(study.parameters):  # every path must exist in the scenario
+        probe = loaded.points[0]
+        apply_point(base, {parameter.path: probe[parameter.path]},
+                    f"{path}: parameters.{i} ({parameter.path})")
+    for i in range(len(loaded.points)):
+        loaded.variant(i)
+    _check_expectations(loaded, str(path))
+    return loaded
+
+
+def _check_expectations(loaded: LoadedStudy, source: str) -> None:
+    from .layout import STEP_COLUMNS
+
+    known_outputs = set(STEP_COLUMNS) | {"profit_total", "cost_total", "roi", "clv"}
+    paths = {p.path for p in loaded.study.parameters}
+    for i, e in enumerate(loaded.study.expectations):
+        where = f"{source}: expectations.{i}"
+        if e.output not in known_outputs:
+            raise ScenarioError([f"{where}.output: unknown output {e.output!r} "
+                                 f"(allowed: {', '.join(sorted(known_outputs))})"])
+        if e.step is not None and e.output not in STEP_COLUMNS:
+            raise ScenarioError([f"{where}.step: only per-step outputs take a step"])
+        if e.step is not None and e.output not in loaded.study.outputs:
+            raise ScenarioError([f"{where}.step: output {e.output!r} must be listed in "
+                                 "outputs to be kept per step"])
+        for key in list(e.where) + list(e.minus or {}):
+            if key not in paths:
+                raise ScenarioError([f"{where}: {key!r} is not a varied parameter "
+                                     f"(varied: {', '.join(sorted(paths))})"])
+        if e.op == "==" and e.minus is None:
+            raise ScenarioError([f"{where}.op: '==' compares two points; give minus"])
