@@ -143,12 +143,20 @@ def heatmap_figure(res, parameters: list[str], output: str = "cohort_retention")
     ax.set_xlabel(parameters[1])
     ax.set_ylabel(parameters[0])
     for (r, c), v in np.ndenumerate(grid.to_numpy()):
-        ax.text(c, r, f"{v:.3g}", ha="center", va="center", color="white", fontsize=8)
+        ax.text(c, r, _short(v), ha="center", va="center", color="white", fontsize=9)
     fig.colorbar(image, ax=ax, label=AXIS.get(output, output))
     ax.set_title(f"{AXIS.get(output, output).split(' (')[0]}: mean over "
                  f"{res.runs['seed'].nunique()} seeds per cell")
     fig.tight_layout()
     return fig
+
+
+def _short(value: float) -> str:
+    """3260000 -> 3.26M; 0.7234 -> 0.723: cell labels that fit."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
 
 
 def study_figures(res):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import layout as L
 from .manifest import build_manifest
@@ -100,13 +99,20 @@ def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:
     return runs.reset_index()
 
 
+def _t_quantile(level, dof):
+    """Two-sided Student t quantile (scipy imported on first use: it is slow to import)."""
+    from scipy import stats
+
+    return stats.t.ppf(0.5 + level / 2, dof)
+
+
 def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and its t confidence interval (lo, hi); a single value has a zero-width interval."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
         return mean, mean, mean
-    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    half = _t_quantile(level, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
     return mean, mean - half, mean + half
 
 
@@ -144,7 +150,7 @@ def _welch_half_width(a: np.ndarray, b: np.ndarray, level: float) -> float:
     if se == 0:
         return 0.0
     dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return float(stats.t.ppf(0.5 + level / 2, dof) * se)
+    return float(_t_quantile(level, dof) * se)
 
 
 def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
@@ -159,7 +165,7 @@ def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
     grouped = steps.groupby(["variant", "step"], sort=False)[column]
     frame = grouped.agg(mean="mean", sd="std", n="count").reset_index()
     if kind == "ci":
-        t = stats.t.ppf(0.5 + level / 2, np.maximum(frame["n"] - 1, 1))
+        t = _t_quantile(level, np.maximum(frame["n"] - 1, 1))
         half = np.where(frame["n"] > 1, t * frame["sd"].fillna(0) / np.sqrt(frame["n"]), 0.0)
         frame["low"] = frame["mean"] - half
         frame["high"] = frame["mean"] + half
