@@ -378,3 +378,52 @@ def _pandas_wide():
     import pandas as pd
 
     return pd.option_context("display.width", 160, "display.max_columns", 20)
+
+
+# ------------------------------------------------------------------- figures and reports
+
+@main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["all", "retention", "outcomes", "study"]),
+              default="all", show_default=True,
+              help="retention curves, outcome panels (run/compare), or the study's figures.")
+@click.option("--band", type=click.Choice(["ci", "spread"]), default="ci", show_default=True,
+              help="Bands: 95% CI of the mean, or the 10-90% spread across seeds.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
+              show_default=True)
+def plot(results_dir, kind, band, fmt):
+    """Draw the figures of a results folder (written into it)."""
+    from . import plots
+    from .results import StudyResults, load_results
+
+    res = load_results(results_dir)
+    written = []
+    if isinstance(res, StudyResults):
+        if kind in ("retention", "outcomes"):
+            raise click.UsageError(f"--kind {kind}: a study folder has study figures only")
+        for name, fig in plots.study_figures(res):
+            written.append(plots.save(fig, results_dir / f"{name}.{fmt}"))
+    else:
+        if kind == "study":
+            raise click.UsageError("--kind study: this is a run/compare folder, not a study")
+        if kind in ("all", "retention"):
+            written.append(plots.save(plots.retention_figure(res, band),
+                                      results_dir / f"retention.{fmt}"))
+        if kind in ("all", "outcomes"):
+            written.append(plots.save(plots.panels_figure(res, band),
+                                      results_dir / f"outcomes.{fmt}"))
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html",
+              show_default=True, help="HTML embeds its figures; Markdown links PNGs beside it.")
+def report(results_dir, fmt):
+    """Write one report of a results folder: question, parameters, tables, figures."""
+    from .report import write_report
+    from .results import load_results
+
+    path = write_report(load_results(results_dir), results_dir / f"report.{fmt}")
+    click.echo(str(path))
