@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -95,13 +96,12 @@ def plot_frontier(points, runs, parameter: str, output: str, ax) -> None:
     """Output at the horizon against one numeric parameter, with 95% CIs, best point marked."""
     values = points.set_index("point")[parameter].astype(float)
     rows = _point_means(runs, output)
-    x = [values[p] for p, *_ in rows]
-    mean = [m for _, m, _, _ in rows]
-    low = [m - lo for _, m, lo, _ in rows]
-    high = [hi - m for _, m, _, hi in rows]
+    x = np.array([values[p] for p, *_ in rows], dtype=float)
+    mean, low, high = (np.array(column, dtype=float) for column in list(zip(*rows))[1:])
+    low, high = mean - low, high - mean
     ax.errorbar(x, mean, yerr=[low, high], marker="o", capsize=3,
                 label=f"mean, 95% CI ({runs['seed'].nunique()} seeds)")
-    best = max(range(len(mean)), key=mean.__getitem__)
+    best = int(np.argmax(mean))
     ax.scatter([x[best]], [mean[best]], s=160, facecolors="none", edgecolors="red", zorder=5,
                label=f"best: {parameter} = {x[best]:g}")
     ax.set_xlabel(parameter + (" (0 = all reactive, 1 = all proactive)"
@@ -131,8 +131,6 @@ def frontier_figure(res, parameter: str):
 
 def heatmap_figure(res, parameters: list[str], output: str = "cohort_retention"):
     """Mean output at the horizon over a two-parameter grid."""
-    import numpy as np
-
     means = res.runs.groupby("point")[output].mean()
     table = res.points.assign(value=res.points["point"].map(means))
     grid = table.pivot_table(index=parameters[0], columns=parameters[1], values="value")
@@ -181,8 +179,6 @@ def _is_numeric(column) -> bool:
 
 def sensitivity_figure(table, kind: str):
     """Bar chart of sensitivity indices per output, with confidence intervals."""
-    import numpy as np
-
     outputs = list(dict.fromkeys(table["output"]))
     fig, axes = plt.subplots(1, len(outputs), figsize=(5.5 * len(outputs), 4.8), dpi=100,
                              squeeze=False)
