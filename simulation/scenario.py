@@ -186,7 +186,7 @@ class Camps(Strict):
 
 class Strategy(Strict):
     budget: NonNeg = 2000.0
-    name: Literal["none", "reactive", "proactive", "balanced"] | None = None
+    name: str | None = None
     mix: Unit | None = None
     allocation: Allocation | None = None
 
@@ -194,7 +194,8 @@ class Strategy(Strict):
     def _exactly_one(self):
         given = [k for k in ("name", "mix", "allocation") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of name (none|reactive|proactive|balanced), "
+            raise ValueError("give exactly one of name (none|reactive|proactive|balanced or "
+                             "a name from [allocations]), "
                              f"mix (0 to 1) or allocation (got {', '.join(given) or 'none'})")
         if self.allocation is not None:
             _check_allocation_total(self.allocation, "allocation")
@@ -269,6 +270,7 @@ class Scenario(Strict):
     desk: Desk = Desk()
     levers: Levers = Levers()
     camps: Camps = Camps()
+    allocations: dict[str, Allocation] = {}
     strategy: Strategy = Strategy(name="balanced")
     churn: Churn = Churn()
     acquisition: Acquisition = Acquisition()
@@ -305,6 +307,12 @@ class Scenario(Strict):
             if s.touchpoint not in known:
                 raise ValueError(f"journey.scheduled.{i}.touchpoint: unknown touchpoint "
                                  f"{s.touchpoint!r} (known: {', '.join(names)})")
+        for name, allocation in self.allocations.items():
+            _check_allocation_total(allocation, f"allocations.{name}:")
+        named = list(NAMED_STRATEGIES) + list(self.allocations)
+        if self.strategy.name is not None and self.strategy.name not in named:
+            raise ValueError(f"strategy.name: unknown strategy {self.strategy.name!r} "
+                             f"(allowed: {', '.join(named)})")
         seg_names = [s.name for s in self.segments]
         if len(set(seg_names)) != len(seg_names):
             raise ValueError("segment names must be unique")
@@ -320,6 +328,8 @@ class Scenario(Strict):
             return {lever: st.allocation.get(lever, 0.0) for lever in LEVERS}
         if st.name == "none":
             return {lever: 0.0 for lever in LEVERS}
+        if st.name in self.allocations:
+            return {lever: self.allocations[st.name].get(lever, 0.0) for lever in LEVERS}
         mix = {"reactive": 0.0, "proactive": 1.0, "balanced": 0.5}.get(st.name, st.mix)
         return {lever: (1.0 - mix) * self.camps.reactive.get(lever, 0.0)
                 + mix * self.camps.proactive.get(lever, 0.0) for lever in LEVERS}
@@ -384,39 +394,69 @@ def read_toml(path: str | Path) -> dict:
         raise ScenarioError([f"{path}: not a UTF-8 text file"]) from None
 
 
-def parse_override(text: str) -> tuple[list[str], object]:
-    """``a.b.c=value`` to (path, value); the value is read as TOML, else kept as text."""
+def parse_override(text: str) -> tuple[list[str], str, object]:
+    """``a.b.c=value`` (set) or ``a.b.c*=factor`` (multiply) to (path, operator, value).
+
+    The value is read as TOML, else kept as text. ``*`` in the path stands for every item of
+    a list: ``touchpoints.*.failure_rate*=2`` doubles every touchpoint's failure rate.
+    """
     if "=" not in text:
         raise ScenarioError([f"--set {text}: expected dotted.path=value"])
     key, raw = text.split("=", 1)
-    path = [p for p in key.strip().split(".")]
+    operator = "*=" if key.endswith("*") else "="
+    path = key.strip().rstrip("*").strip().split(".")
     if not all(path):
         raise ScenarioError([f"--set {text}: expected dotted.path=value"])
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    return path, value
+    if operator == "*=" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ScenarioError([f"--set {text}: *= needs a number"])
+    return path, operator, value
 
 
-def _set_path(data: dict, path: list[str], value: object, text: str) -> None:
-    node = data
-    for i, part in enumerate(path[:-1]):
-        if isinstance(node, list):
-            node = _list_item(node, part, text)
-        else:
-            node = node.setdefault(part, {})
-        if not isinstance(node, (dict, list)):
-            raise ScenarioError([f"--set {text}: {'.'.join(path[:i + 1])} is not a table"])
-    last = path[-1]
+def _children(node, part: str, text: str, create: bool) -> list:
     if isinstance(node, list):
-        index = _list_index(node, last, text)
-        node[index] = value
-        return
-    if path[:-1] == ["strategy"] and last in ("name", "mix", "allocation"):
-        for other in ("name", "mix", "allocation"):
-            node.pop(other, None)  # the strategy given last wins
-    node[last] = value
+        return list(node) if part == "*" else [node[_list_index(node, part, text)]]
+    if not isinstance(node, dict):
+        raise ScenarioError([f"--set {text}: {part} is inside a value, not a table"])
+    if part not in node:
+        if not create:
+            raise ScenarioError([f"--set {text}: no field {part!r} here"])
+        node[part] = {}
+    return [node[part]]
+
+
+def _apply(node, path: list[str], operator: str, value, text: str) -> None:
+    *parents, last = path
+    nodes = [node]
+    for part in parents:
+        nodes = [child for n in nodes for child in _children(n, part, text, operator == "=")]
+    for target in nodes:
+        if isinstance(target, list):
+            indices = range(len(target)) if last == "*" else [_list_index(target, last, text)]
+            for index in indices:
+                target[index] = _combine(target[index], operator, value, text)
+            continue
+        if not isinstance(target, dict):
+            raise ScenarioError([f"--set {text}: {'.'.join(parents)} is not a table"])
+        if parents == ["strategy"] and last in ("name", "mix", "allocation"):
+            for other in ("name", "mix", "allocation"):
+                target.pop(other, None)  # the strategy given last wins
+        if operator == "*=" and last not in target:
+            raise ScenarioError([f"--set {text}: no value to multiply at {'.'.join(path)}"])
+        target[last] = _combine(target.get(last), operator, value, text)
+
+
+def _combine(old, operator: str, value, text: str):
+    if operator == "=":
+        return value
+    if isinstance(old, bool) or not isinstance(old, (int, float)):
+        raise ScenarioError([f"--set {text}: *= needs a number to multiply (found {old!r})"])
+    product = old * value
+    return int(round(product)) if isinstance(old, int) and not isinstance(value, float) \
+        else product
 
 
 def _list_index(items: list, part: str, text: str) -> int:
@@ -428,15 +468,11 @@ def _list_index(items: list, part: str, text: str) -> int:
     raise ScenarioError([f"--set {text}: no item {part!r} in that list"])
 
 
-def _list_item(items: list, part: str, text: str):
-    return items[_list_index(items, part, text)]
-
-
 def apply_overrides_to_data(data: dict, overrides: list[str]) -> dict:
     data = copy.deepcopy(data)
     for text in overrides:
-        path, value = parse_override(text)
-        _set_path(data, path, value, text)
+        path, operator, value = parse_override(text)
+        _apply(data, path, operator, value, text)
     return data
 
 
@@ -453,9 +489,19 @@ def apply_overrides(scenario: Scenario, overrides: list[str], source: str = "--s
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, override and validate a scenario file (raises ScenarioError)."""
-    data = apply_overrides_to_data(read_toml(path), list(overrides or []))
-    return scenario_from_data(data, str(path))
+    """Read, override and validate a scenario file (raises ScenarioError).
+
+    Overrides apply to the scenario with its defaults filled in, so ``*=`` can scale a value
+    the file leaves at its default; a file that is invalid on its own is overridden as written
+    (an override may be what mends it).
+    """
+    data = read_toml(path)
+    if overrides:
+        try:
+            data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
+        except ValidationError:
+            pass
+    return scenario_from_data(apply_overrides_to_data(data, list(overrides or [])), str(path))
 
 
 # ------------------------------------------------------------------ bundled scenarios
