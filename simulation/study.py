@@ -29,8 +29,15 @@ class _Strict(BaseModel):
 
 
 class Parameter(_Strict):
+    """One varied input: a scenario path with values (grid) or a range (samplers), or a
+    named choice between bundles of overrides (``choices``), e.g. whole populations.
+
+    A path ending in ``*`` multiplies (``touchpoints.*.failure_rate*`` scales every rate).
+    """
+
     path: str
     values: list[float | int | str | bool] | None = None
+    choices: dict[str, list[str]] | None = None
     low: float | None = None
     high: float | None = None
     distribution: Literal["uniform", "loguniform"] = "uniform"
@@ -38,6 +45,12 @@ class Parameter(_Strict):
 
     @model_validator(mode="after")
     def _values_or_range(self):
+        if self.choices is not None:
+            if self.values is not None or self.low is not None:
+                raise ValueError("choices stand alone: no values, low or high beside them")
+            if not self.choices:
+                raise ValueError("choices must not be empty")
+            return self
         has_range = self.low is not None and self.high is not None
         if self.values is None and not has_range:
             raise ValueError("give values = [...] or low and high")
@@ -48,6 +61,15 @@ class Parameter(_Strict):
         if self.distribution == "loguniform" and has_range and self.low <= 0:
             raise ValueError("loguniform needs low > 0")
         return self
+
+    def grid_values(self) -> list:
+        return list(self.choices) if self.choices is not None else list(self.values)
+
+    def overrides(self, value) -> list[str]:
+        """The --set lines that put this parameter at ``value``."""
+        if self.choices is not None:
+            return list(self.choices[value])
+        return [f"{self.path}={_toml_value(value)}"]
 
 
 class Design(_Strict):
@@ -84,7 +106,7 @@ class Study(_Strict):
     @model_validator(mode="after")
     def _design_fits(self):
         if self.design.kind == "grid":
-            missing = [p.path for p in self.parameters if p.values is None]
+            missing = [p.path for p in self.parameters if p.values is None and p.choices is None]
             if missing:
                 raise ValueError(f"parameters: a grid needs values for {', '.join(missing)}")
         else:
@@ -109,7 +131,8 @@ class LoadedStudy:
         return [point_label(p) for p in self.points]
 
     def variant(self, index: int) -> Scenario:
-        return apply_point(self.base, self.points[index], f"{self.source}: point {index}")
+        return apply_point(self.base, self.study.parameters, self.points[index],
+                           f"{self.source}: point {index}")
 
     def fingerprint(self) -> str:
         """Identifies the work: a resumed study must have the same fingerprint."""
@@ -127,9 +150,10 @@ def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def apply_point(base: Scenario, point: dict, source: str) -> Scenario:
-    return apply_overrides(base, [f"{path}={_toml_value(v)}" for path, v in point.items()],
-                           source)
+def apply_point(base: Scenario, parameters: list[Parameter], point: dict,
+                source: str) -> Scenario:
+    lines = [line for p in parameters for line in p.overrides(point[p.path])]
+    return apply_overrides(base, lines, source)
 
 
 def _toml_value(value) -> str:
@@ -171,7 +195,7 @@ def _scale(p: Parameter, u: float):
 def design_points(study: Study) -> list[dict]:
     if study.design.kind == "grid":
         return [dict(zip((p.path for p in study.parameters), combo))
-                for combo in itertools.product(*(p.values for p in study.parameters))]
+                for combo in itertools.product(*(p.grid_values() for p in study.parameters))]
     return [{p.path: _scale(p, u) for p, u in zip(study.parameters, row)}
             for row in unit_sample(study)]
 
@@ -195,8 +219,7 @@ def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
     base = load_scenario(scenario_path, study.overrides)
     loaded = LoadedStudy(study, str(path), base)
     for i, parameter in enumerate(study.parameters):  # every path must exist in the scenario
-        probe = loaded.points[0]
-        apply_point(base, {parameter.path: probe[parameter.path]},
+        apply_point(base, [parameter], loaded.points[0],
                     f"{path}: parameters.{i} ({parameter.path})")
     for i in range(len(loaded.points)):
         loaded.variant(i)

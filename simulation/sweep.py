@@ -10,16 +10,18 @@ import pandas as pd
 from .executors import InProcess
 from .scenario import Scenario
 from .store import StudyStore, plan_chunks
-from .study import LoadedStudy, apply_point
+from .study import LoadedStudy, Parameter, apply_point
 
 
-def run_chunk(base: dict, points: list[dict], point_indices: tuple[int, ...],
-              seeds: tuple[int, ...], root_seed: int, outputs: list[str]):
+def run_chunk(base: dict, parameters: list[dict], points: list[dict],
+              point_indices: tuple[int, ...], seeds: tuple[int, ...], root_seed: int,
+              outputs: list[str]):
     """Simulate one chunk; plain arguments in, two DataFrames out (safe to ship to workers)."""
     from .simulate import simulate
 
     scenario = Scenario.model_validate(base)
-    variants = [apply_point(scenario, points[i], f"point {i}") for i in point_indices]
+    params = [Parameter.model_validate(p) for p in parameters]
+    variants = [apply_point(scenario, params, points[i], f"point {i}") for i in point_indices]
     labels = [str(i) for i in point_indices]
     try:
         results = [simulate(variants, seeds=list(seeds), root_seed=root_seed, labels=labels)]
@@ -52,7 +54,8 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
     with executor:
         if not resume:
             store.create(loaded, chunks, **executor.describe())
-        tasks = [(c, (base, loaded.points, c.points, c.seeds, study.root_seed,
+        parameters = [p.model_dump(mode="json") for p in study.parameters]
+        tasks = [(c, (base, parameters, loaded.points, c.points, c.seeds, study.root_seed,
                       list(study.outputs))) for c in todo]
         for chunk, (runs, steps) in executor.imap(run_chunk, tasks):
             store.write(chunk, runs, steps)
