@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow study-ci findings bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +14,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+DEMO := results/demo-$(shell date +%Y%m%d-%H%M%S)
+
+# The headline study: none vs reactive vs proactive vs balanced at equal budget (1,000 seeds,
+# retention curves), then the reactive-proactive frontier (mix 0..1, 1,000 seeds per point).
 demo: $(STAMP)
-	$(BIN)/cxsim compare baseline --strategies none,reactive,proactive,balanced --seeds 1000 --out results/demo-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/cxsim sweep scenarios/headline.toml --out $(DEMO)/headline
+	$(BIN)/cxsim report $(DEMO)/headline
+	$(BIN)/cxsim sweep scenarios/mix_sweep.toml --out $(DEMO)/frontier
+	$(BIN)/cxsim report $(DEMO)/frontier
+	@echo "demo results and figures: $(DEMO)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# Parameter studies in CI: the reduced headline's robust claims and the exact metamorphic ones.
+CI_OUT := results/ci-$(shell date +%Y%m%d-%H%M%S)
+study-ci: $(STAMP)
+	$(BIN)/cxsim check scenarios/ci_metamorphic.toml --out $(CI_OUT)/metamorphic
+	$(BIN)/cxsim check scenarios/ci_headline.toml --out $(CI_OUT)/headline
+
+# Regenerates docs/findings.md and its figures from every study in scenarios/.
+findings: $(STAMP)
+	$(BIN)/python docs/make_findings.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

@@ -76,10 +76,19 @@ def evaluate(expectations: list[Expectation], points: pd.DataFrame, runs: pd.Dat
                 ref_values = _values(e, runs, steps, int(reference["point"].iloc[0]))
                 common = values.index.intersection(ref_values.index)
                 values = values.loc[common] - ref_values.loc[common]
-                label = f"{label} minus {reference['label'].iloc[0]}"
+                label = _difference_label(subject, reference.iloc[0], varied)
             where = f"{e.output}" + (f" at week {e.step}" if e.step is not None else " at horizon")
             verdicts.append(_judge(e, f"{where}, {label}", values.to_numpy(dtype=float)))
     return verdicts
+
+
+def _difference_label(subject, reference, varied: list[str]) -> str:
+    """``[shared=1] a=x minus a=y``: only what differs is named on each side."""
+    differ = [c for c in varied if str(subject[c]) != str(reference[c])]
+    shared = [f"{c}={subject[c]}" for c in varied if c not in differ]
+    text = (", ".join(f"{c}={subject[c]}" for c in differ) + " minus "
+            + ", ".join(f"{c}={reference[c]}" for c in differ))
+    return (f"[{', '.join(shared)}] " if shared else "") + text
 
 
 def _judge(e: Expectation, subject: str, values: np.ndarray) -> Verdict:

@@ -26,17 +26,28 @@ PANELS = {
 }
 
 
-def _n_seeds(results: Results) -> int:
-    return int(results.steps.groupby("variant")["seed"].nunique().min())
+def curves(res) -> tuple:
+    """(per-step table with a ``variant`` column, variant labels in order) of run/compare
+    results or of a study (whose points become the variants)."""
+    if isinstance(res, Results):
+        return res.steps, res.labels
+    points = res.points.set_index("point")
+    varied = [c for c in points.columns if c != "label"]
+    names = points[varied[0]].astype(str) if len(varied) == 1 else points["label"]
+    return res.steps.assign(variant=res.steps["point"].map(names)), list(names)
 
 
-def plot_over_time(results: Results, column: str, ax, kind: str = "ci") -> None:
+def _n_seeds(steps) -> int:
+    return int(steps.groupby("variant")["seed"].nunique().min())
+
+
+def plot_over_time(res, column: str, ax, kind: str = "ci") -> None:
     """Mean of ``column`` per week for each variant, with a band (CI or spread)."""
-    steps = results.steps
+    steps, labels = curves(res)
     if column == "cumulative_profit":
         steps = steps.assign(cumulative_profit=steps.groupby(["variant", "seed"])["profit"].cumsum())
     bands = step_bands(steps, column, kind)
-    for label in results.labels:
+    for label in labels:
         b = bands[bands["variant"] == label]
         line, = ax.step(b["step"], b["mean"], where="post", label=f"{label} (mean)")
         ax.fill_between(b["step"], b["low"], b["high"], step="post", alpha=0.25,
@@ -44,32 +55,49 @@ def plot_over_time(results: Results, column: str, ax, kind: str = "ci") -> None:
     ax.set_xlabel("week")
     ax.set_ylabel(PANELS.get(column, column))
     ax.grid(alpha=0.3)
+    if column == "cumulative_profit":
+        _money_axis(ax)
 
 
-def retention_figure(results: Results, kind: str = "ci"):
+def _money_axis(ax) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _short(value)))
+
+
+def retention_figure(res, kind: str = "ci"):
     """Retention curves of the starting cohort, one per variant, with bands."""
+    steps, labels = curves(res)
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    plot_over_time(results, "cohort_retention", ax, kind)
+    plot_over_time(res, "cohort_retention", ax, kind)
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"Retention of the starting cohort: {' vs '.join(results.labels)}\n"
-                 f"({_n_seeds(results)} seeds per strategy; band = {BAND_LABEL[kind]})")
+    ax.set_title(f"Retention of the starting cohort: {' vs '.join(labels)}\n"
+                 f"({_n_seeds(steps)} seeds each; band = {BAND_LABEL[kind]})")
     ax.legend(fontsize=8, ncol=2, loc="lower left")
     fig.tight_layout()
     return fig
 
 
-def panels_figure(results: Results, kind: str = "ci"):
-    """NPS, satisfaction, trust, effort, contacts and cumulative profit over time."""
-    columns = ["nps", "satisfaction", "trust", "effort", "contacts", "cumulative_profit"]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), dpi=100)
+def panels_figure(res, kind: str = "ci"):
+    """NPS, satisfaction, trust, effort, contacts and cumulative profit over time (those of
+    them the results keep)."""
+    steps, labels = curves(res)
+    columns = [c for c in ("nps", "satisfaction", "trust", "effort", "contacts",
+                           "cumulative_profit")
+               if (c if c != "cumulative_profit" else "profit") in steps.columns]
+    rows = (len(columns) + 2) // 3
+    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.25 * rows + 0.5), dpi=100, squeeze=False)
     for ax, column in zip(axes.flat, columns):
-        plot_over_time(results, column, ax, kind)
+        plot_over_time(res, column, ax, kind)
         ax.set_title(PANELS[column].split(" (")[0])
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=9)
-    fig.suptitle(f"Customer outcomes over time: {' vs '.join(results.labels)} "
-                 f"({_n_seeds(results)} seeds; band = {BAND_LABEL[kind]})")
-    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    for ax in list(axes.flat)[len(columns):]:
+        ax.set_visible(False)
+    handles, legend_labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="lower center", ncol=min(4, len(legend_labels)),
+               fontsize=9)
+    fig.suptitle(f"Customer outcomes over time: {' vs '.join(labels)} "
+                 f"({_n_seeds(steps)} seeds each; band = {BAND_LABEL[kind]})")
+    fig.tight_layout(rect=(0, 0.1 if rows > 1 else 0.18, 1, 0.96))
     return fig
 
 
@@ -109,6 +137,8 @@ def plot_frontier(points, runs, parameter: str, output: str, ax) -> None:
     ax.set_ylabel(AXIS.get(output, output))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    if output in ("profit_total", "clv"):
+        _money_axis(ax)
 
 
 AXIS = {"cohort_retention": "share of starting cohort active at the horizon",
@@ -163,6 +193,9 @@ def study_figures(res):
     varied = [c for c in res.points.columns if c not in ("point", "label")]
     numeric = [c for c in varied if _is_numeric(res.points[c])]
     figures = []
+    if len(res.points) <= 6 and "cohort_retention" in res.steps.columns:
+        figures.append(("retention", retention_figure(res)))
+        figures.append(("outcomes", panels_figure(res)))
     if len(varied) == 1 and numeric:
         figures.append(("frontier", frontier_figure(res, varied[0])))
     if len(varied) == 2 and res.manifest["study"]["design"]["kind"] == "grid":
