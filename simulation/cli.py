@@ -157,17 +157,28 @@ def _write(results: Results, folder: Path) -> None:
 @main.command()
 def scenarios():
     """List the bundled scenarios with their one-line description."""
-    for name, description in bundled_scenarios():
-        click.echo(f"{name:<28} {description}")
+    for name, kind, description in bundled_scenarios():
+        click.echo(f"{name:<24} {kind:<9} {description}")
 
 
 @main.command()
 @click.argument("scenario")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE")
 def validate(scenario, overrides):
-    """Check a scenario file: prints OK, or one line per problem (exit 2)."""
-    sc = load_scenario(resolve_path(scenario), list(overrides))
-    click.echo(f"OK: {resolve_path(scenario)} ({len(sc.touchpoints)} touchpoints, "
+    """Check a scenario or study file: prints OK, or one line per problem (exit 2)."""
+    from .scenario import is_study, read_toml
+
+    path = resolve_path(scenario)
+    if is_study(read_toml(path)):
+        from .study import load_study
+
+        loaded = load_study(path)
+        click.echo(f"OK: {path} (study: {len(loaded.points)} points x {loaded.study.seeds} "
+                   f"seeds, {loaded.study.design.kind} design, "
+                   f"{len(loaded.study.expectations)} expectations)")
+        return
+    sc = load_scenario(path, list(overrides))
+    click.echo(f"OK: {path} ({len(sc.touchpoints)} touchpoints, "
                f"{len(sc.segments)} segments, {sc.horizon} weeks, strategy {sc.strategy.label})")
 
 

@@ -496,6 +496,9 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     (an override may be what mends it).
     """
     data = read_toml(path)
+    if is_study(data):
+        raise ScenarioError([f"{path}: this is a study file (it varies parameters); run it with "
+                             "cxsim sweep, or validate it with cxsim validate"])
     if overrides:
         try:
             data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
@@ -518,13 +521,20 @@ def resolve_path(name_or_path: str | Path) -> Path:
     return bundled if bundled.is_file() else path
 
 
-def bundled_scenarios() -> list[tuple[str, str]]:
-    """(name, one-line description) of every bundled scenario file."""
+def is_study(data: dict) -> bool:
+    """A study file names a base scenario and the parameters it varies."""
+    return "scenario" in data and "parameters" in data
+
+
+def bundled_scenarios() -> list[tuple[str, str, str]]:
+    """(name, kind, one-line description) of every bundled scenario and study file."""
     found = []
     for path in sorted(BUNDLED.glob("*.toml")):
         try:
-            description = str(read_toml(path).get("description", ""))
+            data = read_toml(path)
+            kind = "study" if is_study(data) else "scenario"
+            description = str(data.get("description", ""))
         except ScenarioError as exc:
-            description = f"(unreadable: {exc.problems[0]})"
-        found.append((path.stem, description))
+            kind, description = "?", f"(unreadable: {exc.problems[0]})"
+        found.append((path.stem, kind, description))
     return found
