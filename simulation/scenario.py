@@ -423,7 +423,8 @@ def _children(node, part: str, text: str, create: bool) -> list:
         raise ScenarioError([f"--set {text}: {part} is inside a value, not a table"])
     if part not in node:
         if not create:
-            raise ScenarioError([f"--set {text}: no field {part!r} here"])
+            raise ScenarioError([f"--set {text}: no field {part!r} here "
+                                 f"(fields here: {', '.join(map(str, node)) or 'none'})"])
         node[part] = {}
     return [node[part]]
 
@@ -445,7 +446,8 @@ def _apply(node, path: list[str], operator: str, value, text: str) -> None:
             for other in ("name", "mix", "allocation"):
                 target.pop(other, None)  # the strategy given last wins
         if operator == "*=" and last not in target:
-            raise ScenarioError([f"--set {text}: no value to multiply at {'.'.join(path)}"])
+            raise ScenarioError([f"--set {text}: no value to multiply at {'.'.join(path)} "
+                                 f"(fields here: {', '.join(map(str, target)) or 'none'})"])
         target[last] = _combine(target.get(last), operator, value, text)
 
 
@@ -465,7 +467,12 @@ def _list_index(items: list, part: str, text: str) -> int:
     for i, item in enumerate(items):  # list items may be addressed by their name
         if isinstance(item, dict) and item.get("name") == part:
             return i
-    raise ScenarioError([f"--set {text}: no item {part!r} in that list"])
+    names = [item["name"] for item in items if isinstance(item, dict) and "name" in item]
+    allowed = f"an index 0 to {len(items) - 1}" if items else "none (the list is empty)"
+    if names:
+        allowed += f", a name ({', '.join(map(str, names))})"
+    raise ScenarioError([f"--set {text}: no item {part!r} in that list (allowed: {allowed} "
+                         "or * for every item)"])
 
 
 def apply_overrides_to_data(data: dict, overrides: list[str]) -> dict:
