@@ -134,7 +134,7 @@ def compare_runs(runs: pd.DataFrame, outputs, baseline: str, level: float = 0.95
                 common = group.index.intersection(base.index)
                 diff = group.loc[common, output].to_numpy() - base.loc[common, output].to_numpy()
                 d_mean, d_lo, d_hi = mean_interval(diff, level)
-                unpaired = _welch_half_width(group[output].to_numpy(), base[output].to_numpy(),
+                unpaired = welch_half_width(group[output].to_numpy(), base[output].to_numpy(),
                                              level)
                 paired_half = (d_hi - d_lo) / 2
                 row.update(diff=d_mean, diff_low=d_lo, diff_high=d_hi,
@@ -144,7 +144,7 @@ def compare_runs(runs: pd.DataFrame, outputs, baseline: str, level: float = 0.95
     return pd.DataFrame(rows)
 
 
-def _welch_half_width(a: np.ndarray, b: np.ndarray, level: float) -> float:
+def welch_half_width(a: np.ndarray, b: np.ndarray, level: float) -> float:
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = np.sqrt(va + vb)
     if se == 0:
