@@ -48,8 +48,8 @@ def lever_table(baseline):
 
 
 def by_run(steps: pd.DataFrame) -> pd.DataFrame:
-    """A steps table keyed by (seed, step) with the variant label dropped, for comparing arms."""
-    return steps.drop(columns=["variant"]).set_index(["seed", "step"]).sort_index()
+    """A steps table in (seed, step) order without the variant label, for comparing arms."""
+    return steps.drop(columns=["variant"]).sort_values(["seed", "step"]).reset_index(drop=True)
 
 
 def assert_frames_identical(a: pd.DataFrame, b: pd.DataFrame, columns) -> None:
