@@ -79,3 +79,22 @@ def test_frontier_marks_the_best_point():
     np.testing.assert_allclose(best, [0.5, means[1]])
     assert np.asarray(profit_ax.collections[-1].get_offsets(), dtype=float)[0, 0] == 0.0
     plots.plt.close(fig)
+
+
+def test_heatmap_cells_are_the_point_means():
+    rng = np.random.default_rng(5)
+    grid = [(b, m) for b in (500.0, 1000.0) for m in (0.0, 0.5, 1.0)]
+    points = pd.DataFrame({"point": range(6), "label": [str(g) for g in grid],
+                           "strategy.budget": [g[0] for g in grid],
+                           "strategy.mix": [g[1] for g in grid]})
+    runs = pd.DataFrame({"point": np.repeat(range(6), 10), "seed": np.tile(range(10), 6),
+                         "cohort_retention": rng.uniform(0.5, 0.9, 60)})
+    res = StudyResults(points=points, runs=runs, steps=pd.DataFrame({"step": [52]}),
+                       manifest={"study": {"design": {"kind": "grid"}}})
+    fig = plots.heatmap_figure(res, ["strategy.budget", "strategy.mix"])
+    image = fig.axes[0].images[0].get_array()
+    means = runs.groupby("point")["cohort_retention"].mean().to_numpy().reshape(2, 3)
+    np.testing.assert_allclose(np.asarray(image), means)
+    assert fig.axes[0].get_xlabel() == "strategy.mix"
+    assert fig.axes[0].get_ylabel() == "strategy.budget"
+    plots.plt.close(fig)
