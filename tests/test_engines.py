@@ -1,0 +1,225 @@
+"""One model, two engines: the same trajectories whatever runs them and however.
+
+Mesa and batch agree on every bundled scenario; a run's numbers do not depend on the order
+customers are stepped in, on the other runs of its batch, on the thread count or on the
+process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tomllib
+
+import numba
+import numpy as np
+import pytest
+from mesa.agent import AgentSet
+
+from simulation import layout as L
+from simulation import simulate
+from simulation.mesa_engine import JourneyModel
+from simulation.scenario import apply_overrides, load_scenario
+from simulation.study import load_study
+
+from .conftest import (BASELINE, FLOAT_COLUMNS, ROOT, SCENARIOS, assert_frames_identical,
+                       by_run)
+
+SMALL = ["cohort=150", "horizon=60"]
+BUNDLED = sorted(SCENARIOS.glob("*.toml"))
+
+
+def bundled_variants(path) -> list:
+    """A scenario file is one variant; a study file contributes each of its points."""
+    if "parameters" in tomllib.loads(path.read_text(encoding="utf-8")):
+        loaded = load_study(path)
+        return [apply_overrides(loaded.variant(i), SMALL) for i in range(len(loaded.points))]
+    return [load_scenario(path, SMALL)]
+
+
+def assert_engines_agree(batch, mesa, where: str) -> None:
+    a, b = by_run(batch.steps), by_run(mesa.steps)
+    assert len(a) == len(b), where
+    assert_frames_identical(a, b, ["seed", *L.INTEGER_COLUMNS])
+    for column in FLOAT_COLUMNS:
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{where}: {column}")
+
+
+def check_engine_identity(path, n_seeds: int) -> None:
+    variants = bundled_variants(path)
+    # seed s runs point s mod (number of points): every point of a study meets some seed
+    for point, variant in enumerate(variants):
+        seeds = [s for s in range(n_seeds) if s % len(variants) == point]
+        if not seeds:
+            continue
+        batch = simulate(variant, seeds=seeds, root_seed=17, engine="batch")
+        mesa = simulate(variant, seeds=seeds, root_seed=17, engine="mesa")
+        assert_engines_agree(batch, mesa, f"{path.name} point {point}")
+
+
+def test_every_bundled_file_is_covered():
+    assert BASELINE in BUNDLED and len(BUNDLED) >= 2
+    for path in BUNDLED:
+        assert bundled_variants(path)
+
+
+def test_engines_agree_on_the_baseline_for_20_seeds():
+    check_engine_identity(BASELINE, 20)
+
+
+@pytest.mark.parametrize("path", [p for p in BUNDLED if p != BASELINE], ids=lambda p: p.stem)
+def test_engines_agree_on_each_bundled_study(path):
+    """A few seeds per study by default (spread over its points); 20 in the slow suite."""
+    check_engine_identity(path, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_engines_agree_on_each_bundled_file_for_20_seeds(path):
+    check_engine_identity(path, 20)
+
+
+def test_engines_agree_under_stress_on_every_strategy(small):
+    stressed = apply_overrides(small, ["touchpoints.*.failure_rate*=4", "desk.base_capacity=10",
+                                       "horizon=50"])
+    variants = [stressed.with_strategy(s) for s in ("none", "reactive", "proactive", "mix=0.3")]
+    batch = simulate(variants, seeds=[0, 1], engine="batch")
+    mesa = simulate(variants, seeds=[0, 1], engine="mesa")
+    assert batch.steps["backlog"].max() > 0 and batch.steps["burnout"].max() > 0
+    assert (batch.steps["variant"] == mesa.steps["variant"]).all()
+    assert_engines_agree(batch, mesa, "stressed")
+
+
+# ---------------------------------------------------------------- order independence
+
+def run_model(scenario, order=None, reseed=None):
+    """A JourneyModel run; ``order(agentset, agents)`` replaces the shuffle when given.
+
+    Returns (model data, agent data, the orders customers were stepped in).
+    """
+    orders = []
+    original = AgentSet.shuffle_do
+
+    def ordered_shuffle_do(self, method, *args, **kwargs):
+        agents = order(self, list(self))
+        orders.append([agent.index for agent in agents])
+        for agent in agents:
+            getattr(agent, method)(*args, **kwargs)
+        return self
+
+    def recording_shuffle_do(self, method, *args, **kwargs):
+        agents = list(self)
+        self.random.shuffle(agents)
+        orders.append([agent.index for agent in agents])
+        for agent in agents:
+            getattr(agent, method)(*args, **kwargs)
+        return self
+
+    AgentSet.shuffle_do = ordered_shuffle_do if order else recording_shuffle_do
+    try:
+        model = JourneyModel(scenario, seed=3)
+        if reseed is not None:
+            model.random.seed(reseed)
+        while model.running:
+            model.step()
+    finally:
+        AgentSet.shuffle_do = original
+    return (model.datacollector.get_model_vars_dataframe(),
+            model.datacollector.get_agent_vars_dataframe(), orders)
+
+
+def test_stepping_order_changes_nothing(small):
+    sc = apply_overrides(small, ["cohort=200", "horizon=40", "touchpoints.*.failure_rate*=3",
+                                 "desk.base_capacity=15"])
+    model_a, agents_a, orders_a = run_model(sc)
+    model_b, agents_b, orders_b = run_model(sc, reseed=987654)
+    model_c, agents_c, orders_c = run_model(
+        sc, order=lambda agentset, agents: sorted(agents, key=lambda a: -a.index))
+    # the orders really differ ...
+    assert orders_a[0] != orders_b[0] and orders_a[0] != orders_c[0]
+    assert orders_c[0] == sorted(orders_c[0], reverse=True)
+    assert sorted(orders_a[0]) == sorted(orders_b[0]) == sorted(orders_c[0])
+    # ... and the collected data do not
+    assert model_b.equals(model_a) and model_c.equals(model_a)
+    assert agents_b.equals(agents_a) and agents_c.equals(agents_a)
+    assert model_a["backlog"].max() > 0  # the desk queue, where order could matter, was used
+
+
+def test_unpatched_model_equals_the_recorded_one(small):
+    """The recording shuffle above is the model's own: same data as an untouched run."""
+    sc = apply_overrides(small, ["cohort=100", "horizon=20"])
+    model = JourneyModel(sc, seed=3)
+    while model.running:
+        model.step()
+    assert model.datacollector.get_model_vars_dataframe().equals(run_model(sc)[0])
+
+
+# ------------------------------------------------------------ batch, threads, processes
+
+def test_a_run_alone_equals_the_same_run_in_a_large_batch(small):
+    sc = apply_overrides(small, SMALL)
+    alone = simulate(sc, seeds=[7], root_seed=4).steps
+    crowd = simulate(sc, seeds=range(200), root_seed=4).steps
+    assert_frames_identical(by_run(alone), by_run(crowd[crowd["seed"] == 7]),
+                            ["seed", *L.STEP_COLUMNS])
+    # and as one arm of a multi-variant batch
+    arms = simulate([sc.with_strategy("none"), sc], seeds=[3, 7], root_seed=4,
+                    labels=["none", "this"]).steps
+    mine = arms[(arms["variant"] == "this") & (arms["seed"] == 7)]
+    assert_frames_identical(by_run(alone), by_run(mine), ["seed", *L.STEP_COLUMNS])
+    # a different run is different
+    other = crowd[crowd["seed"] == 8]
+    assert (by_run(other)["satisfaction"] != by_run(alone)["satisfaction"]).any()
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
+def test_one_thread_equals_two_threads(small):
+    sc = apply_overrides(small, SMALL)
+    variants = [sc.with_strategy(s) for s in ("reactive", "proactive")]
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate(variants, seeds=range(16), root_seed=6).steps
+        numba.set_num_threads(2)
+        two = simulate(variants, seeds=range(16), root_seed=6).steps
+    finally:
+        numba.set_num_threads(before)
+    assert one.equals(two)
+
+
+HASH_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from simulation import layout as L, load_scenario, simulate
+sc = load_scenario(sys.argv[1], ["cohort=150", "horizon=60"])
+res = simulate([sc.with_strategy(s) for s in ("reactive", "proactive")], seeds=range(12),
+               root_seed=9)
+table = np.ascontiguousarray(res.steps[list(L.STEP_COLUMNS)].to_numpy(dtype=np.float64))
+print(hashlib.sha256(table.tobytes()).hexdigest())
+"""
+
+
+def steps_hash(steps) -> str:
+    table = np.ascontiguousarray(steps[list(L.STEP_COLUMNS)].to_numpy(dtype=np.float64))
+    return hashlib.sha256(table.tobytes()).hexdigest()
+
+
+def test_bit_identical_across_processes():
+    procs = []
+    for threads, hashseed in (("1", "1"), ("2", "2")):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads, PYTHONHASHSEED=hashseed)
+        procs.append(subprocess.Popen([sys.executable, "-c", HASH_SCRIPT, str(BASELINE)],
+                                      cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    sc = load_scenario(BASELINE, SMALL)
+    here = steps_hash(simulate([sc.with_strategy(s) for s in ("reactive", "proactive")],
+                               seeds=range(12), root_seed=9).steps)
+    hashes = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        hashes.append(out.strip())
+    assert hashes == [here, here]
