@@ -144,12 +144,14 @@ def _fmt(x: float, signed: bool = False) -> str:
     return f"{x:{sign},.0f}" if abs(x) >= 1000 else f"{x:{sign}.3g}"
 
 
-def _write(results: Results, folder: Path) -> None:
+def _write(results: Results, folder: Path, panels: bool = True) -> None:
+    """The results folder with its retention curves (and outcome panels, unless told not)."""
     from . import plots
 
     results.save(folder)
     plots.save(plots.retention_figure(results), folder / "retention.png")
-    plots.save(plots.panels_figure(results), folder / "outcomes.png")
+    if panels:
+        plots.save(plots.panels_figure(results), folder / "outcomes.png")
 
 
 # ---------------------------------------------------------------------------- commands
@@ -198,7 +200,7 @@ def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, stra
     folder = _out_folder(out, scenario, "run")
     seeds = seeds or (200 if engine == "batch" else 3)
     results = _simulate([sc], seeds, root_seed, engine, events)
-    _write(results, folder)
+    _write(results, folder, panels=False)  # `cxsim plot` draws the outcome panels on demand
     if as_json:
         click.echo(json.dumps(_summary_json(results) | {"results": str(folder)}, indent=2))
     else:

@@ -74,7 +74,7 @@ def retention_figure(res, kind: str = "ci"):
     ax.set_title(f"Retention of the starting cohort: {' vs '.join(labels)}\n"
                  f"({_n_seeds(steps)} seeds each; band = {BAND_LABEL[kind]})")
     ax.legend(fontsize=8, ncol=2, loc="lower left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.97, bottom=0.1, top=0.88)
     return fig
 
 

@@ -100,10 +100,10 @@ def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:
 
 
 def _t_quantile(level, dof):
-    """Two-sided Student t quantile (scipy imported on first use: it is slow to import)."""
-    from scipy import stats
+    """Two-sided Student t quantile (scipy.special: far quicker to import than scipy.stats)."""
+    from scipy.special import stdtrit
 
-    return stats.t.ppf(0.5 + level / 2, dof)
+    return stdtrit(dof, 0.5 + level / 2)
 
 
 def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
