@@ -69,8 +69,10 @@ class JourneyModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
                              if name != "step"},
-            agent_reporters={"mood": "mood", "satisfaction": "satisfaction", "trust": "trust",
-                             "effort": "effort", "touchpoint": "touchpoint"},
+            # named apart from the model's means: mesa.batch_run merges both into one row
+            agent_reporters={"customer_mood": "mood", "customer_satisfaction": "satisfaction",
+                             "customer_trust": "trust", "customer_effort": "effort",
+                             "touchpoint": "touchpoint"},
         )
         self._admit(0, scenario.cohort, 0.0)
         rules.summarize_step(self.fs, self.ist, self.n_customers, 0, self.compiled.seg,
