@@ -16,7 +16,7 @@ from . import rules
 from .compiled import Stacked
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate_run(key, tp, cum_transitions, schedule, seg, par, levers, spend, out, events):
     """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
 
@@ -28,32 +28,33 @@ def simulate_run(key, tp, cum_transitions, schedule, seg, par, levers, spend, ou
     capacity = cohort + cohort // 2 + 64
     fs = np.zeros((L.N_FLOAT_STATE, capacity))
     ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
+    ids = np.empty(capacity, dtype=np.int64)      # the active customers, ascending
     queue = np.empty(capacity, dtype=np.int64)
     company = np.zeros(L.N_COMPANY)
     tally = np.zeros(L.N_TALLY)
 
     rules.admit(fs, ist, 0, cohort, 0, key, seg, par, 0.0)
     n = cohort
-    rules.summarize_step(fs, ist, n, 0, seg, par, company, tally, out[0])
+    active = _enlist(ids, 0, 0, cohort)
+    rules.summarize_step(ids, active, fs, ist, 0, seg, par, company, tally, out[0])
     agent_steps = 0
     for step in range(1, horizon + 1):
         rules.update_levers(company, levers, spend)                       # 1. levers
         tally[:] = 0.0
-        for i in range(n):                                                # 2-5. each customer
-            if ist[L.ACTIVE, i] == 1:
-                agent_steps += 1
-                rules.live_week(fs, ist, i, step, key, tp, cum_transitions, schedule, seg,
-                                par, company, tally)
-        rules.serve_desk(fs, ist, n, step, key, seg, par, company, tally, queue)  # 6. desk
-        for i in range(n):                                                # 7. decisions
-            if ist[L.ACTIVE, i] == 1:
-                rules.decide(fs, ist, i, step, key, tp, seg, par, tally)
-        promoters, detractors = rules.summarize_step(fs, ist, n, step, seg, par, company,
-                                                     tally, out[step])   # 9. economics
+        agent_steps += active
+        rules.live_week(ids, active, fs, ist, step, key, tp, cum_transitions, schedule,
+                        seg, par, company, tally)                         # 2-5. each customer
+        rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally,
+                         queue)                                           # 6. the desk
+        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par,
+                              tally)                                      # 7. decisions
+        promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg, par,
+                                                     company, tally, out[step])  # 9.
         n_new, referred = rules.arrivals(key, step, promoters, detractors, par)  # 8. word of mouth
         if n + n_new > fs.shape[1]:
-            fs, ist, queue = _grow(fs, ist, queue, 2 * (n + n_new))
+            fs, ist, ids, queue = _grow(fs, ist, ids, 2 * (n + n_new))
         rules.admit(fs, ist, n, n_new, step, key, seg, par, referred)
+        active = _enlist(ids, active, n, n_new)
         n += n_new
         rules.record_arrivals(out[step], n_new)
     m = min(n, events.shape[0])
@@ -64,17 +65,27 @@ def simulate_run(key, tp, cum_transitions, schedule, seg, par, levers, spend, ou
     return agent_steps, n
 
 
-@njit(cache=True)
-def _grow(fs, ist, queue, capacity):
+@njit(cache=True, error_model="numpy")
+def _enlist(ids, active, first, n_new):
+    """Newcomers ``first`` .. ``first + n_new - 1`` join the end of the active list."""
+    for j in range(n_new):
+        ids[active + j] = first + j
+    return active + n_new
+
+
+@njit(cache=True, error_model="numpy")
+def _grow(fs, ist, ids, capacity):
     """Room for more newcomers (rare: amortised doubling)."""
     fs2 = np.zeros((fs.shape[0], capacity))
     ist2 = np.zeros((ist.shape[0], capacity), dtype=np.int64)
+    ids2 = np.empty(capacity, dtype=np.int64)
     fs2[:, :fs.shape[1]] = fs
     ist2[:, :ist.shape[1]] = ist
-    return fs2, ist2, np.empty(capacity, dtype=np.int64)
+    ids2[:ids.shape[0]] = ids
+    return fs2, ist2, ids2, np.empty(capacity, dtype=np.int64)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def simulate_batch(keys, variant, tp, cum_transitions, schedule, seg, par, levers, spend,
                    out, events, agent_steps, customers):
     """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``."""

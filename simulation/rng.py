@@ -46,14 +46,14 @@ ARRIVALS = 17
 N_PURPOSE_BITS = 16
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _mix(z):
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def bits(key, customer, step, purpose):
     """64 random bits for one (run key, customer, step, purpose)."""
     counter = (
@@ -64,7 +64,7 @@ def bits(key, customer, step, purpose):
     return _mix(_mix(np.uint64(key) + counter * _GOLDEN))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def uniform(key, customer, step, purpose):
     """A float in [0, 1) with 53 random bits."""
     return float(bits(key, customer, step, purpose) >> np.uint64(11)) * _TO_UNIT
@@ -101,7 +101,7 @@ _KN, _WN, _FN = _ziggurat_tables()
 _ZIG_R = 3.442620
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _ziggurat(hz, key, customer, step, purpose):
     """One normal from a signed 32-bit integer ``hz``; ``purpose`` keys any extra draws."""
     iz = hz & 127
@@ -110,7 +110,7 @@ def _ziggurat(hz, key, customer, step, purpose):
     return _ziggurat_slow(hz, key, customer, step, purpose)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ziggurat_slow(hz, key, customer, step, purpose):
     attempt = 1
     while True:
@@ -134,18 +134,18 @@ def _ziggurat_slow(hz, key, customer, step, purpose):
             return hz * _WN[iz]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _unit(key, customer, step, purpose):
     """A float in (0, 1): never 0, so its log is finite."""
     return (float(bits(key, customer, step, purpose) >> np.uint64(11)) + 0.5) * _TO_UNIT
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _signed32(b):
     return np.int64(b & np.uint64(0xFFFFFFFF)) - 2147483648
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def normal_pair(key, customer, step, purpose):
     """Two independent standard normals from one draw (purpose must be below 32)."""
     b = bits(key, customer, step, purpose)
@@ -154,7 +154,7 @@ def normal_pair(key, customer, step, purpose):
     return z1, z2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def poisson(key, step, mean):
     """A Poisson count for one company-level event per step.
 
@@ -195,7 +195,7 @@ def poisson(key, step, mean):
     return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _log_factorial(n):
     acc = 0.0
     for i in range(2, n + 1):
@@ -203,7 +203,7 @@ def _log_factorial(n):
     return acc
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _cdf_below(mode, mean, pmf_mode):
     """P(X < mode), summed downward from the mode."""
     acc = 0.0

@@ -8,9 +8,26 @@ recommend), then the parts of a week that use them (``live_week`` for one custom
 Customer state is held as arrays (see ``layout``), parameters too. Every random draw is
 keyed by (run key, customer, step, purpose) through ``rng``, so no rule depends on the order
 in which customers are visited.
+
+The parts of a week take a group of customers: ``ids[:count]``, the active customers'
+columns in ascending order (the batch engine passes all of them, a Mesa agent its own one).
+How this is written is set by speed, not by the model:
+
+- the small rules take and return plain numbers; the loops over customers read a
+  customer's state into local variables, apply the rules, and write it back. An array
+  passed into an inlined function costs an atomic reference-count pair per call, which in a
+  loop over customers cost more than the rule itself;
+- parameters the rules need are read once per call of a group rule, into numbers or tuples;
+- counts are kept in local integers and added to ``tally`` once per group;
+- ``error_model="numpy"`` everywhere: divisions are guarded by the model itself, so numba's
+  division-by-zero checks are dead weight;
+- ``tanh`` is computed from one ``exp`` (three times cheaper than the library's ``tanh``,
+  equal to it to within 2.3e-16).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -21,18 +38,25 @@ from . import rng
 # ----------------------------------------------------------------------- small rules
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def clip(x, lo, hi):
     return lo if x < lo else (hi if x > hi else x)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
+def tanh(x):
+    """The hyperbolic tangent from one exp: sign(x) (1 - e^(-2|x|)) / (1 + e^(-2|x|))."""
+    e = np.exp(-2.0 * abs(x))
+    return math.copysign((1.0 - e) / (1.0 + e), x)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def lever_effect(stock, scale, ceiling):
     """Diminishing returns: the effect approaches ``ceiling`` as the stock grows."""
     return ceiling * (1.0 - np.exp(-stock / scale))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def appraisal(performance, expectation, mood, kappa, gamma, loss_aversion):
     """Expectation-disconfirmation with mood congruence and loss aversion.
 
@@ -40,39 +64,37 @@ def appraisal(performance, expectation, mood, kappa, gamma, loss_aversion):
     """
     d = performance - expectation
     a = d + kappa * mood
-    if a < 0.0:
-        a *= loss_aversion
-    return d, np.tanh(gamma * a)
+    a = a * loss_aversion if a < 0.0 else a
+    return d, np.tanh(gamma * a)  # TEMP
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_mood(mood, valence, persistence, shock):
     return clip(persistence * mood + (1.0 - persistence) * valence + shock, -1.0, 1.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_satisfaction(satisfaction, valence, rate):
     """Satisfaction moves towards the valence (mapped to [0, 1]) at ``rate`` = alpha x salience."""
     return satisfaction + min(rate, 1.0) * ((valence + 1.0) * 0.5 - satisfaction)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_expectation(expectation, performance, rate, drift):
     """Expectations adapt to what is delivered and creep up with market standards."""
     return clip(expectation + rate * (performance - expectation) + drift, 0.0, 1.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_trust(trust, disconfirmation, gain, loss, tolerance, breach):
     """Trust grows slowly while promises are kept and falls sharply on a breach."""
-    if disconfirmation >= -tolerance:
-        return trust + gain * (1.0 - trust)
-    if disconfirmation < -breach:
-        return trust - loss * trust
-    return trust
+    kept = trust + gain * (1.0 - trust)
+    broken = trust - loss * trust
+    return kept if disconfirmation >= -tolerance else (
+        broken if disconfirmation < -breach else trust)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def evaluated_satisfaction(satisfaction, worst, last, count, peak_weight, end_weight):
     """Peak-end rule: the remembered cycle mixes the attitude with its worst and last moments."""
     if count == 0:
@@ -81,13 +103,13 @@ def evaluated_satisfaction(satisfaction, worst, last, count, peak_weight, end_we
             + peak_weight * (worst + 1.0) * 0.5 + end_weight * (last + 1.0) * 0.5)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def competitor_pull(step, growth):
     """Competitors' attraction: 1 at the start, growing by ``growth`` per year."""
     return 1.0 + growth * step / 52.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def churn_probability(s_eval, trust, effort, issue_open, competitor, bias, effort_weight, par):
     z = (par[L.P_C0] + bias - par[L.P_CS] * s_eval - par[L.P_CTAU] * trust
          + par[L.P_CEFFORT] * effort_weight * effort + par[L.P_CISSUE] * issue_open
@@ -95,15 +117,15 @@ def churn_probability(s_eval, trust, effort, issue_open, competitor, bias, effor
     return 1.0 / (1.0 + np.exp(-z))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def likelihood_to_recommend(satisfaction, trust, mood, par):
     """The 0-10 answer to "would you recommend us?"."""
     score = (par[L.P_LTR_S] * satisfaction + par[L.P_LTR_TRUST] * trust
              + par[L.P_LTR_MOOD] * (mood + 1.0) * 0.5)
-    return min(10, int(np.floor(11.0 * clip(score, 0.0, 1.0))))
+    return min(10, int(11.0 * clip(score, 0.0, 1.0)))  # int() truncates: floor of a number >= 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_burnout(burnout, demand, capacity, rate, heal, staff_effect):
     """Burnout grows while demand exceeds capacity, heals otherwise; staff spend helps both."""
     if demand > capacity:
@@ -112,7 +134,7 @@ def next_burnout(burnout, demand, capacity, rate, heal, staff_effect):
     return burnout - min(1.0, heal * (1.0 + staff_effect)) * burnout
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def update_levers(company, levers, spend):
     """One week of spending: every stock depreciates, then receives its spend."""
     total = 0.0
@@ -128,140 +150,159 @@ def update_levers(company, levers, spend):
     company[L.SPEND] = total
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def first_contact_resolution(company, par):
     return par[L.P_FCR] + (par[L.P_FCR_MAX] - par[L.P_FCR]) * company[L.EFFECT + L.TRAINING]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def recovery_quality(company, par):
     return (par[L.P_RECOVERY] + (par[L.P_RECOVERY_MAX] - par[L.P_RECOVERY])
             * company[L.EFFECT + L.RECOVERY])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def desk_capacity(company, par):
     return int(par[L.P_BASE_CAPACITY] + company[L.EFFECT + L.CAPACITY])
 
 
 # ------------------------------------------------------------ one customer's week
 
-
-@njit(cache=True, inline="always")
-def learn(fs, ist, i, performance, salience, shock, par):
-    """Appraise one experience and update mood, satisfaction, expectation, trust, memory."""
-    d, v = appraisal(performance, fs[L.EXPECTATION, i], fs[L.MOOD, i],
-                     par[L.P_KAPPA], par[L.P_GAMMA], par[L.P_LAMBDA])
-    fs[L.MOOD, i] = next_mood(fs[L.MOOD, i], v, par[L.P_RHO], shock)
-    fs[L.SATISFACTION, i] = next_satisfaction(fs[L.SATISFACTION, i], v, par[L.P_ALPHA] * salience)
-    fs[L.EXPECTATION, i] = next_expectation(fs[L.EXPECTATION, i], performance,
-                                            par[L.P_BETA], par[L.P_DELTA])
-    fs[L.TRUST, i] = next_trust(fs[L.TRUST, i], d, par[L.P_TRUST_GAIN], par[L.P_TRUST_LOSS],
-                                par[L.P_TRUST_TOL], par[L.P_TRUST_BREACH])
-    fs[L.WORST, i] = min(fs[L.WORST, i], v)
-    fs[L.LAST, i] = v
-    ist[L.CYCLE_COUNT, i] += 1
+_JIT = dict(cache=True, error_model="numpy")
 
 
-@njit(cache=True, inline="always")
-def nurture(fs, i, step, key, company, par):
-    """A proactive check-in, with the probability the relationship lever buys."""
-    chance = company[L.EFFECT + L.RELATIONSHIP]
-    if chance > 0.0 and rng.uniform(key, i, step, rng.NURTURE) < chance:
-        fs[L.TRUST, i] += par[L.P_NURTURE_TRUST] * (1.0 - fs[L.TRUST, i])
-        fs[L.MOOD, i] = min(1.0, fs[L.MOOD, i] + par[L.P_NURTURE_MOOD])
+@njit(cache=True, error_model="numpy", inline="always")
+def psychology(par):
+    """The appraisal parameters, read once per group: (kappa, gamma, lambda, rho, alpha,
+    beta, delta, trust gain, trust loss, trust tolerance, trust breach)."""
+    return (par[L.P_KAPPA], par[L.P_GAMMA], par[L.P_LAMBDA], par[L.P_RHO], par[L.P_ALPHA],
+            par[L.P_BETA], par[L.P_DELTA], par[L.P_TRUST_GAIN], par[L.P_TRUST_LOSS],
+            par[L.P_TRUST_TOL], par[L.P_TRUST_BREACH])
 
 
-@njit(cache=True, inline="always")
-def move(ist, i, step, key, cum_transitions, schedule, par):
-    """Next touchpoint: entry first, a visit due at this tenure, else the journey's chain."""
-    here = ist[L.TOUCHPOINT, i]
-    if here < 0:
-        ist[L.TOUCHPOINT, i] = int(par[L.P_ENTRY])
-        return
-    due = schedule[step - ist[L.JOIN_STEP, i]]
-    if due >= 0:
-        ist[L.TOUCHPOINT, i] = due
-        return
-    u = rng.uniform(key, i, step, rng.MOVE)
-    nxt = 0
-    for j in range(cum_transitions.shape[1] - 1):  # branch-free: count the bounds u passed
-        nxt += u >= cum_transitions[here, j]
-    ist[L.TOUCHPOINT, i] = nxt
+@njit(cache=True, error_model="numpy", inline="always")
+def learn(mood, expectation, satisfaction, trust, worst, performance, salience, shock, psy):
+    """Appraise one experience.
+
+    Returns the new (mood, expectation, satisfaction, trust, worst valence, last valence).
+    """
+    kappa, gamma, loss_aversion, rho, alpha, beta, delta, gain, loss, tolerance, breach = psy
+    d, v = appraisal(performance, expectation, mood, kappa, gamma, loss_aversion)
+    return (next_mood(mood, v, rho, shock),
+            next_expectation(expectation, performance, beta, delta),
+            next_satisfaction(satisfaction, v, alpha * salience),
+            next_trust(trust, d, gain, loss, tolerance, breach),
+            min(worst, v), v)
 
 
-@njit(cache=True, inline="always")
-def open_issue(fs, ist, i, severity, complexity):
-    if ist[L.ISSUE_OPEN, i] == 1:  # a second failure makes the open issue worse, not a new one
-        fs[L.SEVERITY, i] = max(fs[L.SEVERITY, i], severity)
-        fs[L.ISSUE_COMPLEXITY, i] = max(fs[L.ISSUE_COMPLEXITY, i], complexity)
-        return
-    ist[L.ISSUE_OPEN, i] = 1
-    ist[L.SELF_SERVICE_TRIED, i] = 0
-    fs[L.SEVERITY, i] = severity
-    fs[L.ISSUE_COMPLEXITY, i] = complexity
+@njit(cache=True, error_model="numpy", inline="always")
+def nurture(trust, mood, checked_in, trust_gain, mood_gain):
+    """A proactive check-in (``checked_in`` is 0 or 1): a small gain in trust and mood."""
+    return (trust + checked_in * trust_gain * (1.0 - trust),
+            min(1.0, mood + checked_in * mood_gain))
 
 
-@njit(cache=True, inline="always")
-def close_issue(ist, i):
-    ist[L.ISSUE_OPEN, i] = 0
-    ist[L.QUEUED_SINCE, i] = -1
+@njit(**_JIT)
+def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, schedule, seg, par,
+              company, tally):
+    """Steps 2-5 of a week for the active customers ``ids[:count]``.
 
+    Nurture, move, experience the touchpoint, deal with any open issue.
+    """
+    psy = psychology(par)
+    nurture_chance = company[L.EFFECT + L.RELATIONSHIP]
+    nurture_trust, nurture_mood = par[L.P_NURTURE_TRUST], par[L.P_NURTURE_MOOD]
+    inconsistency = 1.0 - company[L.EFFECT + L.CONSISTENCY]
+    unreliability = 1.0 - company[L.EFFECT + L.RELIABILITY]
+    catch = company[L.EFFECT + L.OUTREACH]
+    knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
+    entry = int(par[L.P_ENTRY])
+    last_column = cum_transitions.shape[1] - 1
+    caught = self_served = contacts = 0
+    for a in range(count):
+        i = ids[a]
+        mood = fs[L.MOOD, i]
+        trust = fs[L.TRUST, i]
+        effort = fs[L.EFFORT, i]
 
-@njit(cache=True, inline="always")
-def experience(fs, ist, i, step, key, tp, par, company, tally):
-    """The touchpoint visit: it works, fails and is caught, or fails and opens an issue."""
-    k = ist[L.TOUCHPOINT, i]
-    z_performance, z_mood = rng.normal_pair(key, i, step, rng.PERFORMANCE_AND_MOOD)
-    sigma = tp[L.TP_VARIABILITY, k] * (1.0 - company[L.EFFECT + L.CONSISTENCY])
-    performance = clip(tp[L.TP_QUALITY, k] + sigma * z_performance, 0.0, 1.0)
-    failure_rate = tp[L.TP_FAILURE, k] * (1.0 - company[L.EFFECT + L.RELIABILITY])
-    if rng.uniform(key, i, step, rng.FAILURE) < failure_rate:
-        catch = company[L.EFFECT + L.OUTREACH]
-        if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
-            tally[L.T_CAUGHT] += 1
-            fs[L.TRUST, i] += par[L.P_CAUGHT_TRUST] * (1.0 - fs[L.TRUST, i])
+        # 2. nurture: a check-in with the probability the relationship lever buys
+        if nurture_chance > 0.0:
+            checked_in = rng.uniform(key, i, step, rng.NURTURE) < nurture_chance
+            trust, mood = nurture(trust, mood, checked_in, nurture_trust, nurture_mood)
+
+        # 3. move: entry first, a visit due at this tenure, else the journey's chain
+        here = ist[L.TOUCHPOINT, i]
+        due = schedule[step - ist[L.JOIN_STEP, i]]
+        if here < 0:
+            k = entry
+        elif due >= 0:
+            k = due
         else:
-            severity = rng.uniform(key, i, step, rng.SEVERITY)
-            performance = clip(performance - par[L.P_FAIL_PENALTY] * (0.5 + 0.5 * severity),
-                               0.0, 1.0)
-            open_issue(fs, ist, i, severity, tp[L.TP_COMPLEXITY, k])
-    learn(fs, ist, i, performance, tp[L.TP_SALIENCE, k], par[L.P_SHOCK] * z_mood, par)
+            u = rng.uniform(key, i, step, rng.MOVE)
+            k = 0
+            for j in range(last_column):  # branch-free: count the bounds u passed
+                k += u >= cum_transitions[here, j]
+        ist[L.TOUCHPOINT, i] = k
 
+        # 4. experience: it works, fails and is caught, or fails and opens an issue
+        z_performance, z_mood = rng.normal_pair(key, i, step, rng.PERFORMANCE_AND_MOOD)
+        sigma = tp[L.TP_VARIABILITY, k] * inconsistency
+        performance = clip(tp[L.TP_QUALITY, k] + sigma * z_performance, 0.0, 1.0)
+        if rng.uniform(key, i, step, rng.FAILURE) < tp[L.TP_FAILURE, k] * unreliability:
+            if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
+                caught += 1
+                trust += par[L.P_CAUGHT_TRUST] * (1.0 - trust)
+            else:
+                severity = rng.uniform(key, i, step, rng.SEVERITY)
+                performance = clip(performance - par[L.P_FAIL_PENALTY] * (0.5 + 0.5 * severity),
+                                   0.0, 1.0)
+                complexity = tp[L.TP_COMPLEXITY, k]
+                if ist[L.ISSUE_OPEN, i] == 1:  # a second failure makes the open issue worse
+                    fs[L.SEVERITY, i] = max(fs[L.SEVERITY, i], severity)
+                    fs[L.ISSUE_COMPLEXITY, i] = max(fs[L.ISSUE_COMPLEXITY, i], complexity)
+                else:
+                    ist[L.ISSUE_OPEN, i] = 1
+                    ist[L.SELF_SERVICE_TRIED, i] = 0
+                    fs[L.SEVERITY, i] = severity
+                    fs[L.ISSUE_COMPLEXITY, i] = complexity
+        mood, expectation, satisfaction, trust, worst, last = learn(
+            mood, fs[L.EXPECTATION, i], fs[L.SATISFACTION, i], trust, fs[L.WORST, i],
+            performance, tp[L.TP_SALIENCE, k], par[L.P_SHOCK] * z_mood, psy)
+        fs[L.EXPECTATION, i] = expectation
+        fs[L.SATISFACTION, i] = satisfaction
+        fs[L.WORST, i] = worst
+        fs[L.LAST, i] = last
+        ist[L.CYCLE_COUNT, i] += 1
 
-@njit(cache=True, inline="always")
-def handle_issue(fs, ist, i, step, key, seg, par, company, tally):
-    """An open issue: try self-service once, then call the desk or suffer in silence."""
-    if ist[L.ISSUE_OPEN, i] == 0 or ist[L.QUEUED_SINCE, i] >= 0:
-        return
-    s = ist[L.SEGMENT, i]
-    if ist[L.SELF_SERVICE_TRIED, i] == 0 and \
-            rng.uniform(key, i, step, rng.SELF_SERVICE_TRY) < seg[L.SEG_SELF_SERVICE, s]:
-        ist[L.SELF_SERVICE_TRIED, i] = 1
-        knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
-        if rng.uniform(key, i, step, rng.SELF_SERVICE_OK) < \
-                knowledge_base * (1.0 - fs[L.ISSUE_COMPLEXITY, i]):
-            close_issue(ist, i)
-            fs[L.EFFORT, i] += par[L.P_SS_EFFORT]
-            tally[L.T_SELF_SERVED] += 1
-            return
-        fs[L.EFFORT, i] += par[L.P_SS_FAIL_EFFORT]
-    if rng.uniform(key, i, step, rng.VOICE) < seg[L.SEG_VOICE, s]:
-        ist[L.QUEUED_SINCE, i] = step
-        fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
-        tally[L.T_CONTACTS] += 1
-    else:  # most unhappy customers never complain
-        fs[L.EFFORT, i] += par[L.P_SILENT_EFFORT]
-        fs[L.MOOD, i] = max(-1.0, fs[L.MOOD, i] - par[L.P_SILENT_MOOD])
-
-
-@njit(cache=True, inline="always")
-def live_week(fs, ist, i, step, key, tp, cum_transitions, schedule, seg, par, company, tally):
-    """Steps 2-5 of a week for one active customer: nurture, move, experience, issues."""
-    nurture(fs, i, step, key, company, par)
-    move(ist, i, step, key, cum_transitions, schedule, par)
-    experience(fs, ist, i, step, key, tp, par, company, tally)
-    handle_issue(fs, ist, i, step, key, seg, par, company, tally)
+        # 5. an open issue: try self-service once, then call the desk or suffer in silence
+        if ist[L.ISSUE_OPEN, i] == 1 and ist[L.QUEUED_SINCE, i] < 0:
+            s = ist[L.SEGMENT, i]
+            solved = False
+            if ist[L.SELF_SERVICE_TRIED, i] == 0 and \
+                    rng.uniform(key, i, step, rng.SELF_SERVICE_TRY) < seg[L.SEG_SELF_SERVICE, s]:
+                ist[L.SELF_SERVICE_TRIED, i] = 1
+                if rng.uniform(key, i, step, rng.SELF_SERVICE_OK) < \
+                        knowledge_base * (1.0 - fs[L.ISSUE_COMPLEXITY, i]):
+                    solved = True
+                    ist[L.ISSUE_OPEN, i] = 0
+                    effort += par[L.P_SS_EFFORT]
+                    self_served += 1
+                else:
+                    effort += par[L.P_SS_FAIL_EFFORT]
+            if not solved:
+                if rng.uniform(key, i, step, rng.VOICE) < seg[L.SEG_VOICE, s]:
+                    ist[L.QUEUED_SINCE, i] = step
+                    effort += par[L.P_CONTACT_EFFORT]
+                    contacts += 1
+                else:  # most unhappy customers never complain
+                    effort += par[L.P_SILENT_EFFORT]
+                    mood = max(-1.0, mood - par[L.P_SILENT_MOOD])
+        fs[L.MOOD, i] = mood
+        fs[L.TRUST, i] = trust
+        fs[L.EFFORT, i] = effort
+    tally[L.T_CAUGHT] += caught
+    tally[L.T_SELF_SERVED] += self_served
+    tally[L.T_CONTACTS] += contacts
 
 
 # ------------------------------------------------------------------ the service desk
@@ -270,46 +311,64 @@ _QUEUE_ID_BITS = 30  # customer ids below 2**30
 _QUEUE_KEY_BITS = 20
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _queue_key(since, key, i, step):
     """Oldest first; ties broken by a random key (then by id, for the rare equal keys)."""
     tie = np.int64(rng.bits(key, i, step, rng.QUEUE_KEY) >> np.uint64(64 - _QUEUE_KEY_BITS))
     return (since << (_QUEUE_KEY_BITS + _QUEUE_ID_BITS)) | (tie << _QUEUE_ID_BITS) | i
 
 
-@njit(cache=True, inline="always")
-def serve_desk(fs, ist, n, step, key, seg, par, company, tally, queue):
-    """Step 6: serve the queue oldest first up to capacity; the rest wait or give up."""
+@njit(**_JIT)
+def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue):
+    """Step 6: serve the queue oldest first up to capacity; the rest wait or give up.
+
+    ``ids[:count]`` are the active customers; ``queue`` has room for all of them.
+    """
     waiting = 0
-    for i in range(n):
-        if ist[L.ACTIVE, i] == 1 and ist[L.QUEUED_SINCE, i] >= 0:
-            queue[waiting] = _queue_key(ist[L.QUEUED_SINCE, i], key, i, step)
-            waiting += 1
+    for a in range(count):  # branch-free: keep the queued customers' ids
+        i = ids[a]
+        queue[waiting] = i
+        waiting += ist[L.QUEUED_SINCE, i] >= 0
+    for r in range(waiting):
+        i = queue[r]
+        queue[r] = _queue_key(ist[L.QUEUED_SINCE, i], key, i, step)
     queue[:waiting].sort()
     capacity = desk_capacity(company, par)
     burnout = company[L.BURNOUT]
     quality_loss = 1.0 - par[L.P_BURNOUT_PENALTY] * burnout
     fcr = first_contact_resolution(company, par)
     recovery = recovery_quality(company, par) * quality_loss
+    salience = par[L.P_RECOVERY_SALIENCE]
+    psy = psychology(par)
     id_mask = (np.int64(1) << _QUEUE_ID_BITS) - 1
+    served = resolved = contacts = wait_sum = 0
     for r in range(waiting):
         i = queue[r] & id_mask
         if r < capacity:
-            tally[L.T_SERVED] += 1
-            tally[L.T_WAIT_SUM] += step - ist[L.QUEUED_SINCE, i]
+            served += 1
+            wait_sum += step - ist[L.QUEUED_SINCE, i]
             resolve = fcr * (1.0 - 0.5 * fs[L.SEVERITY, i]) * quality_loss
             if rng.uniform(key, i, step, rng.RESOLUTION) < resolve:
-                tally[L.T_RESOLVED] += 1
-                close_issue(ist, i)
-                learn(fs, ist, i, recovery, par[L.P_RECOVERY_SALIENCE], 0.0, par)
+                resolved += 1
+                ist[L.ISSUE_OPEN, i] = 0
+                ist[L.QUEUED_SINCE, i] = -1
+                (fs[L.MOOD, i], fs[L.EXPECTATION, i], fs[L.SATISFACTION, i], fs[L.TRUST, i],
+                 fs[L.WORST, i], fs[L.LAST, i]) = learn(
+                    fs[L.MOOD, i], fs[L.EXPECTATION, i], fs[L.SATISFACTION, i],
+                    fs[L.TRUST, i], fs[L.WORST, i], recovery, salience, 0.0, psy)
+                ist[L.CYCLE_COUNT, i] += 1
             else:  # unresolved: the customer calls again next week
                 ist[L.QUEUED_SINCE, i] = step + 1
                 fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
-                tally[L.T_CONTACTS] += 1
+                contacts += 1
         else:
             fs[L.EFFORT, i] += par[L.P_WAIT_EFFORT]
             if rng.uniform(key, i, step, rng.ABANDON) < seg[L.SEG_ABANDON, ist[L.SEGMENT, i]]:
                 ist[L.QUEUED_SINCE, i] = -1  # gives up into silence; the issue stays open
+    tally[L.T_SERVED] += served
+    tally[L.T_RESOLVED] += resolved
+    tally[L.T_CONTACTS] += contacts
+    tally[L.T_WAIT_SUM] += wait_sum
     tally[L.T_DEMAND] = waiting
     company[L.BURNOUT] = next_burnout(burnout, waiting, capacity, par[L.P_BURNOUT_RATE],
                                       par[L.P_BURNOUT_HEAL], company[L.EFFECT + L.STAFF])
@@ -318,36 +377,52 @@ def serve_desk(fs, ist, n, step, key, seg, par, company, tally, queue):
 # --------------------------------------------------------------------------- decision
 
 
-@njit(cache=True, inline="always")
-def decide(fs, ist, i, step, key, tp, seg, par, tally):
-    """Step 7: renew or leave at a decision touchpoint; silent exit under a heavy open issue."""
-    s = ist[L.SEGMENT, i]
-    leaves = False
-    if tp[L.TP_DECISION, ist[L.TOUCHPOINT, i]] > 0.0:
-        s_eval = evaluated_satisfaction(fs[L.SATISFACTION, i], fs[L.WORST, i], fs[L.LAST, i],
-                                        ist[L.CYCLE_COUNT, i], par[L.P_PEAK_W], par[L.P_END_W])
-        p = churn_probability(s_eval, fs[L.TRUST, i], fs[L.EFFORT, i], ist[L.ISSUE_OPEN, i],
-                              competitor_pull(step, par[L.P_COMP_GROWTH]),
-                              seg[L.SEG_CHURN_BIAS, s], seg[L.SEG_EFFORT_WEIGHT, s], par)
-        leaves = rng.uniform(key, i, step, rng.CHURN) < p
-        fs[L.WORST, i] = 1.0
-        fs[L.LAST, i] = 0.0
-        ist[L.CYCLE_COUNT, i] = 0
-    elif ist[L.ISSUE_OPEN, i] == 1 and fs[L.EFFORT, i] > par[L.P_SILENT_THRESHOLD]:
-        leaves = rng.uniform(key, i, step, rng.SILENT_CHURN) < par[L.P_SILENT_RATE]
-    if leaves:
-        ist[L.ACTIVE, i] = 0
-        ist[L.CHURN_STEP, i] = step
-        ist[L.QUEUED_SINCE, i] = -1
-        tally[L.T_CHURNED] += 1
-    else:
-        fs[L.EFFORT, i] *= 1.0 - par[L.P_EFFORT_DECAY]
+@njit(**_JIT)
+def decide(ids, count, fs, ist, step, key, tp, seg, par, tally):
+    """Step 7 for the active customers ``ids[:count]``: renew or leave at a decision
+    touchpoint; silent exit under a heavy open issue.
+
+    Those who stay are kept in ``ids`` in their order; returns how many stay.
+    """
+    competitor = competitor_pull(step, par[L.P_COMP_GROWTH])
+    peak_weight, end_weight = par[L.P_PEAK_W], par[L.P_END_W]
+    silent_threshold, silent_rate = par[L.P_SILENT_THRESHOLD], par[L.P_SILENT_RATE]
+    keep_effort = 1.0 - par[L.P_EFFORT_DECAY]
+    stay = churned = 0
+    for a in range(count):
+        i = ids[a]
+        s = ist[L.SEGMENT, i]
+        leaves = False
+        if tp[L.TP_DECISION, ist[L.TOUCHPOINT, i]] > 0.0:
+            s_eval = evaluated_satisfaction(fs[L.SATISFACTION, i], fs[L.WORST, i],
+                                            fs[L.LAST, i], ist[L.CYCLE_COUNT, i],
+                                            peak_weight, end_weight)
+            p = churn_probability(s_eval, fs[L.TRUST, i], fs[L.EFFORT, i],
+                                  ist[L.ISSUE_OPEN, i], competitor, seg[L.SEG_CHURN_BIAS, s],
+                                  seg[L.SEG_EFFORT_WEIGHT, s], par)
+            leaves = rng.uniform(key, i, step, rng.CHURN) < p
+            fs[L.WORST, i] = 1.0
+            fs[L.LAST, i] = 0.0
+            ist[L.CYCLE_COUNT, i] = 0
+        elif ist[L.ISSUE_OPEN, i] == 1 and fs[L.EFFORT, i] > silent_threshold:
+            leaves = rng.uniform(key, i, step, rng.SILENT_CHURN) < silent_rate
+        if leaves:
+            ist[L.ACTIVE, i] = 0
+            ist[L.CHURN_STEP, i] = step
+            ist[L.QUEUED_SINCE, i] = -1
+            churned += 1
+        else:
+            fs[L.EFFORT, i] *= keep_effort
+        ids[stay] = i
+        stay += not leaves
+    tally[L.T_CHURNED] += churned
+    return stay
 
 
 # --------------------------------------------------------------- arrivals and bookkeeping
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def join(fs, ist, i, step, key, seg, par, referred):
     """A customer joins: segment drawn by share; referred newcomers trust and expect more."""
     u = rng.uniform(key, i, step, rng.SEGMENT)
@@ -378,7 +453,7 @@ def join(fs, ist, i, step, key, seg, par, referred):
     fs[L.LAST, i] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def arrivals(key, step, promoters, detractors, par):
     """Step 8: (newcomers this week, share of them referred by promoters)."""
     referrals = par[L.P_REFERRAL] * promoters
@@ -389,7 +464,7 @@ def arrivals(key, step, promoters, detractors, par):
     return n_new, share
 
 
-@njit(cache=True, inline="always")
+@njit(**_JIT)
 def admit(fs, ist, first, n_new, step, key, seg, par, referred_share):
     """Customers ``first`` .. ``first + n_new - 1`` join this step."""
     for i in range(first, first + n_new):
@@ -397,13 +472,13 @@ def admit(fs, ist, first, n_new, step, key, seg, par, referred_share):
              rng.uniform(key, i, step, rng.REFERRED) < referred_share)
 
 
-@njit(cache=True, inline="always")
-def summarize_step(fs, ist, n, step, seg, par, company, tally, row):
-    """Steps 8-9 bookkeeping: one row of MODEL.md's per-step outputs (before arrivals).
+@njit(**_JIT)
+def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
+    """Steps 8-9 bookkeeping: one row of MODEL.md's per-step outputs (before arrivals),
+    over the active customers ``ids[:count]`` (ascending, so sums add up in one order).
 
     Returns (promoters, detractors) for word of mouth.
     """
-    active = 0
     cohort_active = 0
     promoters = 0
     detractors = 0
@@ -411,29 +486,25 @@ def summarize_step(fs, ist, n, step, seg, par, company, tally, row):
     backlog = 0
     mood = expectation = satisfaction = trust = effort = 0.0
     revenue = cohort_revenue = 0.0
-    for i in range(n):
-        if ist[L.ACTIVE, i] == 0:
-            continue
-        active += 1
+    for a in range(count):
+        i = ids[a]
         value = seg[L.SEG_VALUE, ist[L.SEGMENT, i]]
         revenue += value
-        if ist[L.JOIN_STEP, i] == 0:
-            cohort_active += 1
-            cohort_revenue += value
-        mood += fs[L.MOOD, i]
+        in_cohort = ist[L.JOIN_STEP, i] == 0
+        cohort_active += in_cohort
+        cohort_revenue += value if in_cohort else 0.0
+        s, t, m = fs[L.SATISFACTION, i], fs[L.TRUST, i], fs[L.MOOD, i]
+        mood += m
         expectation += fs[L.EXPECTATION, i]
-        satisfaction += fs[L.SATISFACTION, i]
-        trust += fs[L.TRUST, i]
+        satisfaction += s
+        trust += t
         effort += fs[L.EFFORT, i]
-        if fs[L.SATISFACTION, i] >= 0.7:
-            satisfied += 1
-        ltr = likelihood_to_recommend(fs[L.SATISFACTION, i], fs[L.TRUST, i], fs[L.MOOD, i], par)
-        if ltr >= 9:
-            promoters += 1
-        elif ltr <= 6:
-            detractors += 1
-        if ist[L.QUEUED_SINCE, i] >= 0:
-            backlog += 1
+        satisfied += s >= 0.7
+        ltr = likelihood_to_recommend(s, t, m, par)
+        promoters += ltr >= 9
+        detractors += ltr <= 6
+        backlog += ist[L.QUEUED_SINCE, i] >= 0
+    active = count
     per = 1.0 / active if active > 0 else 0.0
     served = tally[L.T_SERVED]
     cost = company[L.SPEND] + served * par[L.P_COST_PER_CONTACT] + par[L.P_FIXED_COST]
@@ -465,7 +536,7 @@ def summarize_step(fs, ist, n, step, seg, par, company, tally, row):
     return promoters, detractors
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def record_arrivals(row, n_new):
     """Newcomers count as active from the week they join (they pay from the next week)."""
     row[L.O_ARRIVALS] = n_new

@@ -7,6 +7,7 @@ The agent sits in the cell of the touchpoint it is visiting.
 
 from __future__ import annotations
 
+import numpy as np
 from mesa.discrete_space import CellAgent
 
 from .. import layout as L
@@ -37,6 +38,8 @@ class Customer(CellAgent):
     def __init__(self, model, index: int):
         super().__init__(model)
         self.index = index  # the customer's id: its column in the state arrays
+        # the rules take a group of customers as an array of ids: this agent's group is itself
+        self.ids = np.array([index], dtype=np.int64)
 
     @property
     def active(self) -> bool:
@@ -46,7 +49,7 @@ class Customer(CellAgent):
         """Nurture, move, experience the touchpoint, deal with any open issue."""
         m = self.model
         c = m.compiled
-        rules.live_week(m.fs, m.ist, self.index, m.steps, m.key, c.tp, c.cum_transitions,
+        rules.live_week(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.cum_transitions,
                         c.schedule, c.seg, c.par, m.company, m.tally)
         self.cell = m.touchpoint_cells[self.touchpoint]
 
@@ -54,6 +57,7 @@ class Customer(CellAgent):
         """Renew or leave; a customer who leaves is removed from the model."""
         m = self.model
         c = m.compiled
-        rules.decide(m.fs, m.ist, self.index, m.steps, m.key, c.tp, c.seg, c.par, m.tally)
-        if not self.active:
+        stays = rules.decide(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.seg, c.par,
+                             m.tally)
+        if not stays:
             self.remove()

@@ -75,7 +75,8 @@ class JourneyModel(mesa.Model):
                              "touchpoint": "touchpoint"},
         )
         self._admit(0, scenario.cohort, 0.0)
-        rules.summarize_step(self.fs, self.ist, self.n_customers, 0, self.compiled.seg,
+        ids = self.active_ids()
+        rules.summarize_step(ids, len(ids), self.fs, self.ist, 0, self.compiled.seg,
                              self.compiled.par, self.company, self.tally, self.row)
         self.datacollector.collect(self)
 
@@ -103,10 +104,12 @@ class JourneyModel(mesa.Model):
         rules.update_levers(self.company, c.levers, c.spend)
         self.tally[:] = 0.0
         self.agents.shuffle_do("live_week")
-        rules.serve_desk(self.fs, self.ist, self.n_customers, week, self.key, c.seg, c.par,
+        ids = self.active_ids()
+        rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
                          self.company, self.tally, self.queue)
         self.agents.shuffle_do("decide")
-        promoters, detractors = rules.summarize_step(self.fs, self.ist, self.n_customers, week,
+        ids = self.active_ids()
+        promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, week,
                                                      c.seg, c.par, self.company, self.tally,
                                                      self.row)
         n_new, referred_share = rules.arrivals(self.key, week, promoters, detractors, c.par)
@@ -115,6 +118,11 @@ class JourneyModel(mesa.Model):
         self.datacollector.collect(self)
         if week >= self.horizon:
             self.running = False
+
+    def active_ids(self) -> np.ndarray:
+        """The active customers' ids in ascending order: the group the company-wide rules
+        (the desk, the weekly summary) run over."""
+        return np.flatnonzero(self.ist[L.ACTIVE, :self.n_customers]).astype(np.int64)
 
     def events(self) -> np.ndarray:
         """Per customer: join step, churn step (-1 if still active), segment."""
