@@ -78,13 +78,17 @@ def retention_figure(res, kind: str = "ci"):
     return fig
 
 
+def _panel_columns(steps) -> list[str]:
+    """The outcome panels the per-step table can fill."""
+    return [c for c in ("nps", "satisfaction", "trust", "effort", "contacts", "cumulative_profit")
+            if (c if c != "cumulative_profit" else "profit") in steps.columns]
+
+
 def panels_figure(res, kind: str = "ci"):
     """NPS, satisfaction, trust, effort, contacts and cumulative profit over time (those of
     them the results keep)."""
     steps, labels = curves(res)
-    columns = [c for c in ("nps", "satisfaction", "trust", "effort", "contacts",
-                           "cumulative_profit")
-               if (c if c != "cumulative_profit" else "profit") in steps.columns]
+    columns = _panel_columns(steps)
     rows = (len(columns) + 2) // 3
     fig, axes = plt.subplots(rows, 3, figsize=(15, 4.25 * rows + 0.5), dpi=100, squeeze=False)
     for ax, column in zip(axes.flat, columns):
@@ -195,7 +199,8 @@ def study_figures(res):
     figures = []
     if len(res.points) <= 6 and "cohort_retention" in res.steps.columns:
         figures.append(("retention", retention_figure(res)))
-        figures.append(("outcomes", panels_figure(res)))
+        if _panel_columns(res.steps):
+            figures.append(("outcomes", panels_figure(res)))
     if len(varied) == 1 and numeric:
         figures.append(("frontier", frontier_figure(res, varied[0])))
     if len(varied) == 2 and res.manifest["study"]["design"]["kind"] == "grid":
