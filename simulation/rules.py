@@ -65,7 +65,7 @@ def appraisal(performance, expectation, mood, kappa, gamma, loss_aversion):
     d = performance - expectation
     a = d + kappa * mood
     a = a * loss_aversion if a < 0.0 else a
-    return d, np.tanh(gamma * a)  # TEMP
+    return d, tanh(gamma * a)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
