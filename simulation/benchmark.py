@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numba
@@ -11,11 +16,13 @@ from .simulate import simulate
 
 
 def measure(scenario: Scenario, seeds: int, engine: str = "batch",
-            threads: int | None = None) -> dict:
+            threads: int | None = None, repeats: int = 1) -> dict:
     """Run once (after a warm-up for compilation) and report agent-steps per second.
 
     Agent-steps count the weeks of customers who were active (churned customers cost
     almost nothing and are not counted); ``nominal`` counts cohort x horizon x seeds.
+    With ``repeats`` > 1 the fastest of that many runs is reported (the others are noise
+    from whatever else the machine is doing).
     """
     previous = numba.get_num_threads()
     if threads is not None:
@@ -23,9 +30,11 @@ def measure(scenario: Scenario, seeds: int, engine: str = "batch",
     try:
         simulate(scenario.model_copy(update={"horizon": 2, "cohort": 10}), seeds=1,
                  engine=engine)  # compile (or load the cache) outside the timing
-        started = time.perf_counter()
-        results = simulate(scenario, seeds=seeds, engine=engine)
-        elapsed = time.perf_counter() - started
+        elapsed = float("inf")
+        for _ in range(max(1, repeats)):
+            started = time.perf_counter()
+            results = simulate(scenario, seeds=seeds, engine=engine)
+            elapsed = min(elapsed, time.perf_counter() - started)
     finally:
         numba.set_num_threads(previous)
     steps = results.manifest["agent_steps"]
@@ -36,7 +45,8 @@ def measure(scenario: Scenario, seeds: int, engine: str = "batch",
 
 
 def describe(m: dict) -> str:
-    return (f"{m['engine']:>5} {m['threads']} thread(s): {m['seeds']:>5} seeds x "
+    where = "1 process" if m["engine"] == "mesa" else f"{m['threads']} thread(s)"
+    return (f"{m['engine']:>5} {where}: {m['seeds']:>5} seeds x "
             f"{m['customers']:,} customers x {m['weeks']} weeks in {m['seconds']:7.2f} s = "
             f"{m['rate'] / 1e6:8.3f} M agent-steps/s (nominal {m['nominal_rate'] / 1e6:.3f} M/s)")
 
@@ -49,3 +59,61 @@ def quick_benchmark(seeds: int = 200, mesa_seeds: int = 1):
                    engine="mesa")
     yield describe(mesa)
     yield f"batch / mesa: {batch['rate'] / mesa['rate']:,.0f}x"
+
+
+def _python_json(code: str, env: dict | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object as its last line."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_MEMORY_PROBE = """
+import json, resource, sys
+import numba
+from simulation import load_scenario
+from simulation.benchmark import measure
+from simulation.scenario import resolve_path
+from simulation import simulate
+sc = load_scenario(resolve_path({scenario!r})).model_copy(update={update!r})
+simulate(sc.model_copy(update={{"horizon": 2, "cohort": 10}}), seeds=1)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+m = measure(sc, {seeds}, threads={threads})
+m["rss_before_mib"] = before / 1024
+m["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(m))
+"""
+
+
+def peak_memory(scenario: str = "baseline", seeds: int = 1000, threads: int | None = None,
+                **update) -> dict:
+    """Run one batch benchmark in a fresh process and report its peak resident set size.
+
+    Returns ``measure``'s dict plus ``rss_before_mib`` (after imports and compilation) and
+    ``rss_peak_mib`` (peak of the whole process, from ``getrusage``).
+    """
+    return _python_json(_MEMORY_PROBE.format(scenario=scenario, update=update, seeds=seeds,
+                                             threads=threads))
+
+
+_COMPILE_PROBE = """
+import json, time
+started = time.perf_counter()
+from simulation import load_scenario, simulate
+from simulation.scenario import resolve_path
+imported = time.perf_counter()
+sc = load_scenario(resolve_path("baseline")).model_copy(update={"horizon": 2, "cohort": 10})
+simulate(sc, seeds=1)
+print(json.dumps({"import": imported - started, "first_run": time.perf_counter() - imported}))
+"""
+
+
+def compile_times() -> dict:
+    """Seconds to import and run a first tiny batch simulation in a fresh process: ``cold``
+    with an empty numba cache folder (everything compiles), ``cached`` in a second process
+    that reuses that folder."""
+    with tempfile.TemporaryDirectory(prefix="cxsim-numba-") as folder:
+        env = {"NUMBA_CACHE_DIR": folder}
+        cold = _python_json(_COMPILE_PROBE, env)
+        cached = _python_json(_COMPILE_PROBE, env)
+    return {"cold": cold, "cached": cached}

@@ -1,0 +1,144 @@
+"""Batch-engine benchmark: throughput, thread and size scaling, memory, compile time.
+
+    .venv/bin/python benchmarks/bench.py            # the acceptance benchmark (~6 minutes)
+    .venv/bin/python benchmarks/bench.py --quick    # a short version (~1 minute)
+
+Configurations live in ``benchmarks/config.toml``. Every rate is agent-steps per second,
+an agent-step being one active customer-week. Measurements use ``simulation.benchmark``
+(the helpers behind ``cxsim bench``): each is timed after a warm-up that compiles or loads
+the kernels, so compilation is reported on its own (cold: empty numba cache; cached: a
+second process reusing it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import numba
+
+from simulation import load_scenario
+from simulation.benchmark import compile_times, describe, measure, peak_memory
+from simulation.scenario import resolve_path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _rate(m: dict) -> str:
+    return f"{m['rate'] / 1e6:8.2f} M/s"
+
+
+def _scaling(title: str, rows: list[tuple[str, dict]]) -> list[str]:
+    lines = [title]
+    base = rows[0][1]["rate"]
+    for label, m in rows:
+        lines.append(f"  {label:>34}: {_rate(m)}  ({m['rate'] / base:4.2f}x the first row; "
+                     f"{m['seconds']:6.2f} s)")
+    return lines
+
+
+def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
+    scenario = load_scenario(resolve_path(cfg["scenario"]))
+    repeats = cfg.get("repeats", 1)
+    report: dict = {"threads_available": threads, "config": cfg}
+    log(f"batch engine, {cfg['scenario']}: {scenario.cohort:,} customers x "
+        f"{scenario.horizon} weeks x {cfg['seeds']:,} seeds")
+
+    one = measure(scenario, cfg["seeds"], threads=1, repeats=repeats)
+    log("  " + describe(one))
+    full = measure(scenario, cfg["seeds"], threads=threads, repeats=repeats)
+    log("  " + describe(full))
+    log(f"  {threads} threads / 1 thread: {full['rate'] / one['rate']:.2f}x")
+    report["batch_1_thread"], report["batch_all_threads"] = one, full
+
+    mc = cfg["mesa"]
+    mesa_scenario = scenario.model_copy(update={"cohort": mc["cohort"],
+                                                "horizon": mc["horizon"]})
+    mesa = measure(mesa_scenario, mc["seeds"], engine="mesa")
+    log("Mesa engine (same scenario, smaller):")
+    log("  " + describe(mesa))
+    log(f"  batch ({threads} threads) / Mesa: {full['rate'] / mesa['rate']:,.0f}x; "
+        f"batch (1 thread) / Mesa: {one['rate'] / mesa['rate']:,.0f}x")
+    report["mesa"] = mesa
+
+    sc_c = cfg["scale_customers"]
+    rows = []
+    for customers in sc_c["customers"]:
+        seeds = max(1, round(sc_c["work"] / (customers * sc_c["weeks"])))
+        sc = scenario.model_copy(update={"cohort": customers, "horizon": sc_c["weeks"]})
+        rows.append((f"{customers:>7,} customers x {seeds:>5} seeds",
+                     measure(sc, seeds, repeats=repeats)))
+    for line in _scaling(f"scaling with customers ({sc_c['weeks']} weeks, {threads} threads):",
+                         rows):
+        log(line)
+    report["scale_customers"] = [m for _, m in rows]
+
+    sc_w = cfg["scale_weeks"]
+    rows = []
+    for weeks in sc_w["weeks"]:
+        seeds = max(1, round(sc_w["work"] / (sc_w["customers"] * weeks)))
+        sc = scenario.model_copy(update={"cohort": sc_w["customers"], "horizon": weeks})
+        rows.append((f"{weeks:>4} weeks x {seeds:>5} seeds",
+                     measure(sc, seeds, repeats=repeats)))
+    for line in _scaling(f"scaling with weeks ({sc_w['customers']:,} customers, "
+                         f"{threads} threads):", rows):
+        log(line)
+    report["scale_weeks"] = [m for _, m in rows]
+
+    sc_s = cfg["scale_seeds"]
+    rows = []
+    sc = scenario.model_copy(update={"cohort": sc_s["customers"], "horizon": sc_s["weeks"]})
+    for seeds in sc_s["seeds"]:
+        m = full if (seeds == cfg["seeds"] and sc_s["customers"] == scenario.cohort
+                     and sc_s["weeks"] == scenario.horizon) else measure(sc, seeds, repeats=repeats)
+        rows.append((f"{seeds:>6,} seeds", m))
+    for line in _scaling(f"scaling with seeds ({sc_s['customers']:,} customers x "
+                         f"{sc_s['weeks']} weeks, {threads} threads):", rows):
+        log(line)
+    report["scale_seeds"] = [m for _, m in rows]
+
+    mem = peak_memory(cfg["scenario"], cfg["memory_seeds"])
+    log(f"peak memory (fresh process, {cfg['memory_seeds']:,} seeds): "
+        f"{mem['rss_peak_mib']:,.0f} MiB resident at peak; "
+        f"{mem['rss_before_mib']:,.0f} MiB after imports and compilation "
+        f"(rate in that process {_rate(mem).strip()})")
+    report["memory"] = mem
+
+    if compile_check:
+        times = compile_times()
+        cold, cached = times["cold"], times["cached"]
+        log(f"compile: cold {cold['first_run']:.1f} s (empty numba cache; import "
+            f"{cold['import']:.1f} s), cached {cached['first_run']:.2f} s "
+            f"(import {cached['import']:.1f} s)")
+        report["compile"] = times
+    else:
+        log("compile: skipped (--compile to include the cold/cached comparison)")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short version")
+    parser.add_argument("--config", default=str(HERE / "config.toml"))
+    parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS,
+                        help="'all threads' (default: every numba thread)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="include the cold vs cached compile comparison")
+    parser.add_argument("--json", help="also write the measurements to this file")
+    args = parser.parse_args()
+    with open(args.config, "rb") as f:
+        cfg = tomllib.load(f)["quick" if args.quick else "full"]
+    compile_check = cfg.get("compile", True) if args.compile is None else args.compile
+    print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__}, "
+          f"threading layer {numba.config.THREADING_LAYER}")
+    report = run(cfg, args.threads, compile_check)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
