@@ -43,7 +43,7 @@ class Results:
         from .simulate import steps_frame
 
         steps = steps_frame(out, labels, seeds)
-        events = _events_frame(ev, labels, seeds, variants) if ev.shape[1] else None
+        events = _events_frame(ev, labels, seeds, variants) if ev is not None else None
         manifest = build_manifest(variants=variants, labels=labels, seeds=seeds,
                                   root_seed=root_seed, engine=engine,
                                   agent_steps=agent_steps, elapsed=elapsed)
@@ -176,15 +176,16 @@ def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
     return frame[["variant", "step", "mean", "low", "high"]]
 
 
-def _events_frame(ev: np.ndarray, labels, seeds, variants) -> pd.DataFrame:
-    """Per customer: join step, churn step (or censored at the horizon), segment name."""
-    runs, capacity, _ = ev.shape
+def _events_frame(ev: list[np.ndarray], labels, seeds, variants) -> pd.DataFrame:
+    """Per customer: join step, churn step (or censored at the horizon), segment name.
+
+    ``ev`` holds one (customers, 3) array per run: join step, churn step (-1), segment.
+    """
     n_seeds = len(seeds)
-    flat = ev.reshape(runs * capacity, 3)
-    keep = flat[:, 0] >= 0
-    run_of = np.repeat(np.arange(runs), capacity)[keep]
+    sizes = np.array([len(e) for e in ev])
+    flat = np.concatenate(ev) if ev else np.zeros((0, 3), dtype=np.int64)
+    run_of = np.repeat(np.arange(len(ev)), sizes)
     variant_index = run_of // n_seeds
-    flat = flat[keep]
     segment_names = [np.array([s.name for s in v.segments], dtype=object) for v in variants]
     segment = np.empty(len(flat), dtype=object)
     for vi, names in enumerate(segment_names):
@@ -195,7 +196,7 @@ def _events_frame(ev: np.ndarray, labels, seeds, variants) -> pd.DataFrame:
     return pd.DataFrame({
         "variant": np.asarray(labels, dtype=object)[variant_index],
         "seed": np.asarray(seeds)[run_of % n_seeds],
-        "customer": np.arange(len(flat)) - np.searchsorted(run_of, run_of),
+        "customer": np.concatenate([np.arange(n) for n in sizes]) if len(sizes) else [],
         "join_step": flat[:, 0],
         "churn_step": np.where(churned, flat[:, 1], horizon),
         "churned": churned,

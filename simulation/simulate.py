@@ -67,31 +67,31 @@ def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int
     runs = len(variants) * n_seeds
     variant = np.repeat(np.arange(len(variants)), n_seeds)
     keys = np.tile(seed_keys, len(variants))
-    events_per_run = _events_capacity(variants) if events else 0
+    capacity = max(v.cohort for v in variants) * 2 if events else 0
     outs, evs, steps = [], [], 0
     for start in range(0, runs, chunk_runs):
         stop = min(runs, start + chunk_runs)
-        out, ev, agent_steps, _ = run_batch(stacked, keys[start:stop], variant[start:stop],
-                                            events_per_run=events_per_run)
+        out, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
+                                                    variant[start:stop],
+                                                    events_per_run=capacity)
+        if events and customers.max() > capacity:  # more arrivals than room: run again
+            capacity = int(customers.max())
+            out, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
+                                                        variant[start:stop],
+                                                        events_per_run=capacity)
         outs.append(out)
-        evs.append(ev)
+        if events:
+            evs.extend(ev[r, :customers[r]] for r in range(stop - start))
         steps += int(agent_steps.sum())
         if progress is not None:
             progress(stop - start)
-    return np.concatenate(outs), np.concatenate(evs), steps
-
-
-def _events_capacity(variants) -> int:
-    """Room for every customer a run can plausibly hold (cohort plus generous arrivals)."""
-    return max(v.cohort + int(v.horizon * (v.acquisition.base_rate + 1) * 4) + 1000
-               for v in variants)
+    return np.concatenate(outs), (evs if events else None), steps
 
 
 def _run_mesa(variants, seed_list, root_seed, events, progress):
     from .mesa_engine import JourneyModel
 
     outs, evs, steps = [], [], 0
-    capacity = _events_capacity(variants) if events else 0
     for v in variants:
         for seed in seed_list:
             model = JourneyModel(v, seed=seed, root_seed=root_seed)
@@ -105,14 +105,11 @@ def _run_mesa(variants, seed_list, root_seed, events, progress):
                 if name != "step":
                     out[:, col] = frame[name].to_numpy()
             outs.append(out)
-            ev = np.full((capacity, 3), -1, dtype=np.int64)
             if events:
-                e = model.events()
-                ev[:min(len(e), capacity)] = e[:capacity]
-            evs.append(ev)
+                evs.append(model.events())
             if progress is not None:
                 progress(1)
-    return np.stack(outs), np.stack(evs), steps
+    return np.stack(outs), (evs if events else None), steps
 
 
 def steps_frame(out: np.ndarray, labels: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
