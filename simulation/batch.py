@@ -4,6 +4,14 @@ One run per ``prange`` iteration, so each run is computed by one thread from sta
 and its numbers cannot depend on the thread count. Each run writes only its own rows of
 per-step aggregates; customer arrays live and die inside the run, so memory grows with
 runs x steps, not with customers x steps.
+
+A run keeps the list of its active customers (``ids``, ascending): the week's rules loop
+over it, so churned customers cost nothing and no loop branches on who is still active.
+``rules.decide`` drops leavers from it in place (keeping the order) and newcomers are
+appended, so it stays ascending and every sum adds up in the same order as in the Mesa
+engine. Speed notes (measured, see ``benchmarks/``): no array is passed into inlined code
+in a per-customer loop (each such call cost an atomic reference-count pair), and every
+kernel uses ``error_model="numpy"`` (no division-by-zero checks).
 """
 
 from __future__ import annotations
