@@ -73,7 +73,8 @@ def values(res, point: int, output: str, step: int | None = None) -> pd.Series:
 
 
 def cumulative_profit(res, point: int, step: int) -> pd.Series:
-    frame = res.steps[(res.steps["point"] == point) & (res.steps["step"] <= step)]
+    """Profit of weeks 1..step, per seed."""
+    frame = res.steps[(res.steps["point"] == point) & (res.steps["step"].between(1, step))]
     return frame.groupby("seed")["profit"].sum()
 
 

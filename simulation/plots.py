@@ -10,7 +10,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .results import Results, step_bands  # noqa: E402
+from .results import Results, cumulative_profit, step_bands  # noqa: E402
 
 BAND_LABEL = {"ci": "95% CI of the mean", "spread": "10–90% of seeds"}
 
@@ -45,7 +45,7 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> None:
     """Mean of ``column`` per week for each variant, with a band (CI or spread)."""
     steps, labels = curves(res)
     if column == "cumulative_profit":
-        steps = steps.assign(cumulative_profit=steps.groupby(["variant", "seed"])["profit"].cumsum())
+        steps = steps.assign(cumulative_profit=cumulative_profit(steps))
     bands = step_bands(steps, column, kind)
     for label in labels:
         b = bands[bands["variant"] == label]

@@ -84,12 +84,13 @@ def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:
     weekly_discount = {label: (1.0 + sc["economics"]["annual_discount_rate"]) ** (1 / 52) - 1
                        for label, sc in zip(manifest["labels"], manifest["scenarios"])}
     cohort = {label: sc["cohort"] for label, sc in zip(manifest["labels"], manifest["scenarios"])}
-    grouped = steps.groupby(["variant", "seed"], sort=False)
-    last = grouped.tail(1).set_index(["variant", "seed"])
+    last = steps.groupby(["variant", "seed"], sort=False).tail(1).set_index(["variant", "seed"])
+    weeks = steps[steps["step"] > 0]  # row 0 is the starting state, not a week lived
+    grouped = weeks.groupby(["variant", "seed"], sort=False)
     totals = grouped.agg(profit_total=("profit", "sum"), cost_total=("cost", "sum"))
-    rate = steps["variant"].map(weekly_discount).to_numpy()
-    discounted = steps["cohort_revenue"].to_numpy() / (1.0 + rate) ** steps["step"].to_numpy()
-    clv = (pd.Series(discounted, index=steps.index).groupby([steps["variant"], steps["seed"]],
+    rate = weeks["variant"].map(weekly_discount).to_numpy()
+    discounted = weeks["cohort_revenue"].to_numpy() / (1.0 + rate) ** weeks["step"].to_numpy()
+    clv = (pd.Series(discounted, index=weeks.index).groupby([weeks["variant"], weeks["seed"]],
                                                              sort=False).sum())
     runs = last.join(totals)
     runs["roi"] = np.where(runs["cost_total"] > 0,
@@ -97,6 +98,12 @@ def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:
                            0.0)
     runs["clv"] = clv / runs.index.get_level_values("variant").map(cohort).to_numpy()
     return runs.reset_index()
+
+
+def cumulative_profit(steps: pd.DataFrame, by=("variant", "seed")) -> pd.Series:
+    """Profit summed over the weeks lived so far (row 0, the starting state, adds nothing)."""
+    weekly = steps["profit"].where(steps["step"] > 0, 0.0)
+    return weekly.groupby([steps[c] for c in by]).cumsum()
 
 
 def _t_quantile(level, dof):
