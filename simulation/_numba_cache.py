@@ -47,4 +47,14 @@ def use_source_keyed_cache() -> None:
         folder = base / f"numba-{key}"
         if _writable(folder):
             numba.config.CACHE_DIR = str(folder)
+            _remove_stale(base, folder)
             return
+
+
+def _remove_stale(base: Path, current: Path) -> None:
+    """Caches of earlier source versions are never read again; free their space."""
+    import shutil
+
+    for old in base.glob("numba-*"):
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
