@@ -103,7 +103,9 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     mem = peak_memory(cfg["scenario"], cfg["memory_seeds"])
     log(f"peak memory (fresh process, {cfg['memory_seeds']:,} seeds): "
         f"{mem['rss_peak_mib']:,.0f} MiB resident at peak; "
-        f"{mem['rss_before_mib']:,.0f} MiB after imports and compilation "
+        f"{mem['rss_before_mib']:,.0f} MiB after imports and warm-up (peak until then "
+        f"{mem['rss_peak_before_mib']:,.0f} MiB), so the run itself added at most "
+        f"{mem['rss_peak_mib'] - mem['rss_before_mib']:,.0f} MiB "
         f"(rate in that process {_rate(mem).strip()})")
     report["memory"] = mem
 

@@ -69,28 +69,40 @@ def _python_json(code: str, env: dict | None = None) -> dict:
 
 
 _MEMORY_PROBE = """
-import json, resource, sys
-import numba
-from simulation import load_scenario
-from simulation.benchmark import measure
+import json
+from simulation import load_scenario, simulate
+from simulation.benchmark import measure, memory_status
 from simulation.scenario import resolve_path
-from simulation import simulate
 sc = load_scenario(resolve_path({scenario!r})).model_copy(update={update!r})
 simulate(sc.model_copy(update={{"horizon": 2, "cohort": 10}}), seeds=1)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = memory_status()
 m = measure(sc, {seeds}, threads={threads})
-m["rss_before_mib"] = before / 1024
-m["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+after = memory_status()
+m["rss_before_mib"] = before["VmRSS"]
+m["rss_peak_before_mib"] = before["VmHWM"]
+m["rss_peak_mib"] = after["VmHWM"]
 print(json.dumps(m))
 """
 
 
+def memory_status() -> dict:
+    """This process's resident set size now (``VmRSS``) and at its peak (``VmHWM``), MiB."""
+    status = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, value = line.split(":")
+                status[name] = int(value.split()[0]) / 1024
+    return status
+
+
 def peak_memory(scenario: str = "baseline", seeds: int = 1000, threads: int | None = None,
                 **update) -> dict:
-    """Run one batch benchmark in a fresh process and report its peak resident set size.
+    """Run one batch benchmark in a fresh process and report its resident set size.
 
-    Returns ``measure``'s dict plus ``rss_before_mib`` (after imports and compilation) and
-    ``rss_peak_mib`` (peak of the whole process, from ``getrusage``).
+    Returns ``measure``'s dict plus ``rss_before_mib`` (after imports and the warm-up
+    run), ``rss_peak_before_mib`` (the peak until then: compiling can be the peak) and
+    ``rss_peak_mib`` (the peak of the whole process, run included).
     """
     return _python_json(_MEMORY_PROBE.format(scenario=scenario, update=update, seeds=seeds,
                                              threads=threads))
