@@ -139,6 +139,15 @@ def _print_table(results: Results, with_differences: bool) -> None:
             click.echo(text)
 
 
+def _tell(results: Results, folder: Path, as_json: bool, with_differences: bool) -> None:
+    """The summary on stdout: a readable table, or JSON."""
+    if as_json:
+        click.echo(json.dumps(_summary_json(results) | {"results": str(folder)}, indent=2))
+    else:
+        _print_table(results, with_differences)
+        click.echo(f"\nresults: {folder}")
+
+
 def _fmt(x: float, signed: bool = False) -> str:
     sign = "+" if signed else ""
     return f"{x:{sign},.0f}" if abs(x) >= 1000 else f"{x:{sign}.3g}"
@@ -201,11 +210,7 @@ def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, stra
     seeds = seeds or (200 if engine == "batch" else 3)
     results = _simulate([sc], seeds, root_seed, engine, events)
     _write(results, folder, panels=False)  # `cxsim plot` draws the outcome panels on demand
-    if as_json:
-        click.echo(json.dumps(_summary_json(results) | {"results": str(folder)}, indent=2))
-    else:
-        _print_table(results, with_differences=False)
-        click.echo(f"\nresults: {folder}")
+    _tell(results, folder, as_json, with_differences=False)
 
 
 @main.command()
@@ -225,11 +230,7 @@ def compare(scenario, overrides, steps, root_seed, engine, out, as_json, strateg
     folder = _out_folder(out, scenario, "compare")
     results = _simulate(variants, seeds, root_seed, engine)
     _write(results, folder)
-    if as_json:
-        click.echo(json.dumps(_summary_json(results) | {"results": str(folder)}, indent=2))
-    else:
-        _print_table(results, with_differences=True)
-        click.echo(f"\nresults: {folder}")
+    _tell(results, folder, as_json, with_differences=True)
 
 
 @main.command()

@@ -37,13 +37,13 @@ def git_commit() -> str | None:
 
 
 def build_manifest(*, variants, labels, seeds, root_seed, engine, agent_steps, elapsed,
-                   **extra) -> dict:
+                   kind: str = "cxsim-results", **extra) -> dict:
     import numba
 
     seeds = list(seeds)
     contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds))) if seeds else False
     return {
-        "kind": "cxsim-results",
+        "kind": kind,
         "format": 1,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "engine": engine,

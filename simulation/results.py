@@ -231,6 +231,27 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
+RESULTS_KIND = "cxsim-results"
+STUDY_KIND = "cxsim-study"
+
+
+def read_manifest(folder: Path, kinds=(RESULTS_KIND, STUDY_KIND)) -> dict:
+    """The manifest of a cxsim results folder of one of ``kinds`` (else ResultsError)."""
+    path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: no such results folder")
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing; not a cxsim results folder")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: corrupt JSON ({exc.__class__.__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") not in kinds:
+        raise ResultsError(f"{path}: kind: expected {' or '.join(map(repr, kinds))}; "
+                           "not a cxsim results folder of that kind")
+    return manifest
+
+
 @dataclass
 class StudyResults:
     """A study's store read back: one row per point, per run, and per run and step."""
@@ -245,23 +266,12 @@ def load_results(folder: str | Path) -> Results | StudyResults:
     """Read a results folder written by ``cxsim run``/``compare`` (Results) or by
     ``cxsim sweep`` (StudyResults). Raises ResultsError for anything else."""
     folder = Path(folder)
-    manifest_path = folder / "manifest.json"
-    if not folder.is_dir():
-        raise ResultsError(f"{folder}: no such results folder")
-    if not manifest_path.is_file():
-        raise ResultsError(f"{manifest_path}: missing; not a cxsim results folder")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{manifest_path}: corrupt JSON ({exc})") from None
-    if isinstance(manifest, dict) and manifest.get("kind") == "cxsim-study":
+    manifest = read_manifest(folder)
+    if manifest["kind"] == STUDY_KIND:
         from .store import StudyStore
 
         points, runs, steps, manifest = StudyStore(folder).read()
         return StudyResults(points=points, runs=runs, steps=steps, manifest=manifest)
-    if not isinstance(manifest, dict) or manifest.get("kind") != "cxsim-results":
-        raise ResultsError(f"{manifest_path}: kind: expected 'cxsim-results' or 'cxsim-study'; "
-                           "not a cxsim results folder")
     try:
         steps = pd.read_parquet(folder / "steps.parquet")
         events_path = folder / "events.parquet"

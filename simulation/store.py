@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from .manifest import build_manifest
-from .results import ResultsError, _atomic_parquet, _atomic_write
+from .results import (STUDY_KIND, ResultsError, _atomic_parquet, _atomic_write,
+                      read_manifest)
 from .study import LoadedStudy
 
-STORE_KIND = "cxsim-study"
 
 
 @dataclass(frozen=True)
@@ -77,23 +77,11 @@ class StudyStore:
             root_seed=loaded.study.root_seed, engine="batch", agent_steps=0, elapsed=0.0,
             study=loaded.study.model_dump(mode="json"), study_file=loaded.source,
             fingerprint=loaded.fingerprint(), points=loaded.points, chunks=len(chunks),
-            **provenance)
-        manifest["kind"] = STORE_KIND
+            kind=STUDY_KIND, **provenance)
         _atomic_write(self.folder / "manifest.json", json.dumps(manifest, indent=2))
 
     def manifest(self) -> dict:
-        path = self.folder / "manifest.json"
-        if not self.folder.is_dir():
-            raise ResultsError(f"{self.folder}: no such results folder")
-        if not path.is_file():
-            raise ResultsError(f"{path}: missing; not a cxsim study folder")
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ResultsError(f"{path}: corrupt JSON ({exc.__class__.__name__})") from None
-        if not isinstance(manifest, dict) or manifest.get("kind") != STORE_KIND:
-            raise ResultsError(f"{path}: kind: expected '{STORE_KIND}'; not a cxsim study folder")
-        return manifest
+        return read_manifest(self.folder, kinds=(STUDY_KIND,))
 
     def open_for_resume(self, loaded: LoadedStudy) -> None:
         manifest = self.manifest()
