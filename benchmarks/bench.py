@@ -109,6 +109,9 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
         f"(rate in that process {_rate(mem).strip()})")
     report["memory"] = mem
 
+    if cfg.get("study"):
+        report["study"] = study_prediction(cfg["study"], full, log)
+
     if compile_check:
         times = compile_times()
         cold, cached = times["cold"], times["cached"]
@@ -119,6 +122,26 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     else:
         log("compile: skipped (--compile to include the cold/cached comparison)")
     return report
+
+
+def study_prediction(name: str, measured: dict, log=print) -> dict:
+    """Run a bundled study in-process and compare its time with the throughput prediction:
+    its agent-steps divided by the batch rate measured above."""
+    import tempfile
+
+    from simulation.study import load_study
+    from simulation.sweep import run_study
+
+    loaded = load_study(resolve_path(name))
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_study(loaded, Path(folder) / "store")
+    predicted = report["agent_steps"] / measured["rate"]
+    log(f"study {name} in-process: {len(loaded.points)} points x {loaded.study.seeds:,} seeds, "
+        f"{report['agent_steps'] / 1e9:.2f} G agent-steps in {report['seconds']:.0f} s; "
+        f"predicted from the batch rate {predicted:.0f} s "
+        f"(actual / predicted {report['seconds'] / predicted:.2f})")
+    return {"seconds": report["seconds"], "predicted_seconds": predicted,
+            "agent_steps": report["agent_steps"]}
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ from .study import LoadedStudy, Parameter, apply_point
 def run_chunk(base: dict, parameters: list[dict], points: list[dict],
               point_indices: tuple[int, ...], seeds: tuple[int, ...], root_seed: int,
               outputs: list[str]):
-    """Simulate one chunk; plain arguments in, two DataFrames out (safe to ship to workers)."""
+    """Simulate one chunk; plain arguments in, (runs, steps, agent-steps) out (safe to ship
+    to workers)."""
     from .simulate import simulate
 
     scenario = Scenario.model_validate(base)
@@ -33,12 +34,13 @@ def run_chunk(base: dict, parameters: list[dict], points: list[dict],
                       ignore_index=True)
     for frame in (runs, steps):
         frame.insert(0, "point", frame.pop("variant").astype(int))
-    return runs, steps
+    return runs, steps, sum(r.manifest["agent_steps"] for r in results)
 
 
 def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume: bool = False,
               progress=None) -> dict:
-    """Compute every unfinished chunk of the study into ``folder``. Returns a small report.
+    """Compute every unfinished chunk of the study into ``folder``. Returns a small report
+    (chunks computed and skipped, seconds, agent-steps simulated).
 
     ``progress(chunk)`` is called after each chunk is written.
     """
@@ -57,9 +59,11 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
         parameters = [p.model_dump(mode="json") for p in study.parameters]
         tasks = [(c, (base, parameters, loaded.points, c.points, c.seeds, study.root_seed,
                       list(study.outputs))) for c in todo]
-        for chunk, (runs, steps) in executor.imap(run_chunk, tasks):
+        agent_steps = 0
+        for chunk, (runs, steps, chunk_agent_steps) in executor.imap(run_chunk, tasks):
             store.write(chunk, runs, steps)
+            agent_steps += chunk_agent_steps
             if progress is not None:
                 progress(chunk)
     return {"chunks": len(chunks), "computed": len(todo), "skipped": len(chunks) - len(todo),
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "agent_steps": agent_steps}
