@@ -304,7 +304,7 @@ def main(argv=None) -> None:
                      "servicefirst", {"cohort_retention": "retention wk 156",
                                       "trust": "trust", "profit_total": "profit, 3 years"},
                      "proactive")
-    strategies_table("trust_consistency", "churn.trust",
+    strategies_table("trust_consistency", "trust_weight",
                      ["none", "consistency_and_contact", "reliability_only"], s, r, out,
                      "trust", {"trust": "trust wk 156", "cohort_retention": "retention wk 156"},
                      "none")
