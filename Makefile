@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 DEMO := results/demo-$(shell date +%Y%m%d-%H%M%S)
 
 # The headline study: none vs reactive vs proactive vs balanced at equal budget (1,000 seeds,
-# retention curves), then the reactive-proactive frontier (mix 0..1, 1,000 seeds per point).
+# retention curves), then the reactive-proactive frontier (mix 0..1, 300 seeds per point here;
+# `cxsim sweep scenarios/mix_sweep.toml` runs the full 1,000).
 demo: $(STAMP)
 	$(BIN)/cxsim sweep scenarios/headline.toml --out $(DEMO)/headline
 	$(BIN)/cxsim report $(DEMO)/headline
-	$(BIN)/cxsim sweep scenarios/mix_sweep.toml --out $(DEMO)/frontier
+	$(BIN)/cxsim sweep scenarios/mix_sweep.toml --seeds 300 --out $(DEMO)/frontier
 	$(BIN)/cxsim report $(DEMO)/frontier
 	@echo "demo results and figures: $(DEMO)"
 
