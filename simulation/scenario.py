@@ -354,16 +354,29 @@ def _strategy_overrides(strategy: str) -> list[str]:
 
 # ---------------------------------------------------------------- loading and overrides
 
-def _location(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith(
-        ("function-", "literal[", "dict[", "list["))))
+def _location(loc: tuple, data=None) -> str:
+    """A dotted path; list items that have a name are called by it (as ``--set`` does)."""
+    parts, node = [], data
+    for p in loc:
+        if isinstance(p, str) and p.startswith(("function-", "literal[", "dict[", "list[")):
+            continue
+        named = isinstance(p, int) and isinstance(node, list) and p < len(node) \
+            and isinstance(node[p], dict) and isinstance(node[p].get("name"), str)
+        parts.append(node[p]["name"] if named else str(p))
+        if isinstance(node, list) and isinstance(p, int) and p < len(node):
+            node = node[p]
+        elif isinstance(node, dict):
+            node = node.get(p)
+        else:
+            node = None
+    return ".".join(parts)
 
 
-def format_validation_error(source: str, err: ValidationError) -> list[str]:
+def format_validation_error(source: str, err: ValidationError, data=None) -> list[str]:
     """One line per problem: ``source: field.path: what is allowed (got value)``."""
     lines = []
     for e in err.errors():
-        where = _location(e["loc"])
+        where = _location(e["loc"], data)
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
@@ -487,7 +500,7 @@ def scenario_from_data(data: dict, source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(format_validation_error(source, err)) from None
+        raise ScenarioError(format_validation_error(source, err, data)) from None
 
 
 def apply_overrides(scenario: Scenario, overrides: list[str], source: str = "--set") -> Scenario:

@@ -37,7 +37,7 @@ BAD_INPUT = {
     "unknown_key": (edit("horizon = 156", "horizon = 156\nhorizn = 3"), [],
                     ["horizn", "unknown key"]),
     "out_of_range": (edit("quality = 0.62", "quality = 1.62"), [],
-                     ["touchpoints.5.quality", "less than or equal to 1", "1.62"]),
+                     ["touchpoints.help_centre.quality", "less than or equal to 1", "1.62"]),
     "transition_row_sum": (edit("onboarding_call = { app_use = 1.0 }",
                                 "onboarding_call = { app_use = 0.9 }"), [],
                            ["journey.transitions.onboarding_call", "must sum to 1", "0.9"]),

@@ -115,7 +115,7 @@ def test_partial_lever_override_keeps_its_defaults(tmp_path):
 @pytest.mark.parametrize("old, new, where, allowed", [
     ("horizon = 156", "horizon = = 156", "line 5", "invalid TOML"),
     ("horizon = 156", "horizon = 156\nhorizn = 3", "horizn", "unknown key"),
-    ("quality = 0.62", "quality = 1.62", "touchpoints.5.quality", "less than or equal to 1"),
+    ("quality = 0.62", "quality = 1.62", "touchpoints.help_centre.quality", "less than or equal to 1"),
     ("onboarding_call = { app_use = 1.0 }", "onboarding_call = { app_use = 0.9 }",
      "journey.transitions.onboarding_call", "must sum to 1"),
     ("help_centre = { app_use = 1.0 }", "help_centre = { app_usee = 1.0 }",
