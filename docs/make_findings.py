@@ -260,10 +260,9 @@ def strategies_table(name: str, row_param: str, names: list[str], scale, reuse, 
             row = {row_param: value, "strategy": n}
             for output, title in outputs.items():
                 row[title] = ci_text(values(res, p, output), 3)
-            if n != reference:
-                row[f"retention − {reference} (paired)"] = ci_text(
-                    paired(values(res, p, "cohort_retention"),
-                           values(res, ref, "cohort_retention")), 3, signed=True)
+            row[f"retention − {reference} (paired)"] = "(reference)" if n == reference else \
+                ci_text(paired(values(res, p, "cohort_retention"),
+                               values(res, ref, "cohort_retention")), 3, signed=True)
             rows.append(row)
     out[f"{key}_table"] = table(rows)
     varied = [p.path for p in loaded.study.parameters]
@@ -316,10 +315,10 @@ def main(argv=None) -> None:
     out["scale_note"] = ("" if s == 1.0 else
                          f"\n> **Quick pass:** generated with {s:g} of each study's seeds; "
                          "intervals are wider than those of `make findings`.\n")
-    out["generated_seconds"] = f"{time.perf_counter() - started:.0f}"
     template = (DOCS / "findings_template.md").read_text(encoding="utf-8")
     (DOCS / "findings.md").write_text(fill(template, out), encoding="utf-8")
-    print(f"wrote {DOCS / 'findings.md'} in {out['generated_seconds']} s", file=sys.stderr)
+    print(f"wrote {DOCS / 'findings.md'} in {time.perf_counter() - started:.0f} s",
+          file=sys.stderr)
 
 
 def grid_effort(scale, reuse, out: dict) -> None:

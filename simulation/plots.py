@@ -174,11 +174,14 @@ def heatmap_figure(res, parameters: list[str], output: str = "cohort_retention")
     ax.set_yticks(range(len(grid.index)), [f"{i}" for i in grid.index])
     ax.set_xlabel(parameters[1])
     ax.set_ylabel(parameters[0])
-    for (r, c), v in np.ndenumerate(grid.to_numpy()):
-        ax.text(c, r, _short(v), ha="center", va="center", color="white", fontsize=9)
+    middle = np.nanmean([np.nanmin(grid.to_numpy()), np.nanmax(grid.to_numpy())])
+    for (r, c), v in np.ndenumerate(grid.to_numpy()):  # dark text on the bright cells
+        ax.text(c, r, _short(v), ha="center", va="center", fontsize=9,
+                color="black" if v > middle else "white")
     fig.colorbar(image, ax=ax, label=AXIS.get(output, output))
-    ax.set_title(f"{AXIS.get(output, output).split(' (')[0]}: mean over "
-                 f"{res.runs['seed'].nunique()} seeds per cell")
+    ax.set_title(f"{AXIS.get(output, output).split(' (')[0].capitalize()}\n"
+                 f"by {parameters[0]} and {parameters[1]} "
+                 f"(mean of {res.runs['seed'].nunique()} seeds per cell)")
     fig.tight_layout()
     return fig
 
