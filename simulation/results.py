@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import layout as L
 from .manifest import build_manifest
-from .scenario import Scenario, ScenarioError
+from .scenario import Scenario
 
 #: the outputs a summary table shows by default, in order
 HEADLINE = ("cohort_retention", "nps", "satisfaction", "trust", "effort", "contacts",
@@ -282,11 +282,3 @@ def load_results(folder: str | Path) -> Results | StudyResults:
     if missing:
         raise ResultsError(f"{folder / 'steps.parquet'}: columns missing: {', '.join(missing)}")
     return Results(steps=steps, manifest=manifest, events=events)
-
-
-def scenarios_of(results: Results) -> list[Scenario]:
-    """The resolved scenarios recorded in a manifest."""
-    try:
-        return [Scenario.model_validate(s) for s in results.manifest["scenarios"]]
-    except Exception as exc:
-        raise ScenarioError([f"manifest.json: scenarios: {exc}"]) from None
