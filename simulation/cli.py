@@ -135,7 +135,8 @@ def _print_table(results: Results, with_differences: bool) -> None:
             if with_differences and label != results.labels[0]:
                 text += (f"   vs {results.labels[0]}: {_fmt(row.diff, signed=True)} "
                          f"[{_fmt(row.diff_low, signed=True)}, {_fmt(row.diff_high, signed=True)}]"
-                         f" (pairing x{row.narrowing:.1f} narrower)")
+                         + (" (the same difference in every seed)" if row.diff_low == row.diff_high
+                            else f" (pairing x{row.narrowing:.1f} narrower)"))
             click.echo(text)
 
 
