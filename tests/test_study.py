@@ -168,8 +168,11 @@ def test_hand_started_scheduler_and_workers_give_identical_results(tmp_path):
             p.wait(timeout=30)
 
 
-KILLABLE = """
-seeds = 24
+# 5 points x 80 seeds in chunks of 4 runs: 100 chunks, long enough that a sweep killed after
+# its third chunk cannot have finished even if this process is descheduled for a while.
+KILLABLE_SEEDS = 80
+KILLABLE = f"""
+seeds = {KILLABLE_SEEDS}
 root_seed = 5
 chunk_runs = 4
 outputs = ["cohort_retention"]
@@ -202,7 +205,7 @@ def _wait_for_chunks(out: Path, count: int, proc, limit: float = 240.0):
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     study = write_study(tmp_path, KILLABLE)
     loaded = load_study(study)
-    total = len(plan_chunks(len(loaded.points), list(range(24)), 4))
+    total = len(plan_chunks(len(loaded.points), list(range(KILLABLE_SEEDS)), 4))
     run_study(loaded, tmp_path / "whole")
 
     out = tmp_path / "killed"
@@ -240,7 +243,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_chunks(tmp_path):
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     runs, _ = _store_frames(out)
-    assert len(runs) == 5 * 24
+    assert len(runs) == 5 * KILLABLE_SEEDS
 
 
 def test_resume_refuses_a_different_study(tmp_path):
