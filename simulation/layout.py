@@ -91,8 +91,7 @@ T_SERVED = 3
 T_RESOLVED = 4
 T_WAIT_SUM = 5
 T_CHURNED = 6
-T_DEMAND = 7
-N_TALLY = 8
+N_TALLY = 7
 
 # ------------------------------------------------------ per-step outputs (MODEL.md's names)
 STEP_COLUMNS = (

@@ -369,7 +369,6 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue):
     tally[L.T_RESOLVED] += resolved
     tally[L.T_CONTACTS] += contacts
     tally[L.T_WAIT_SUM] += wait_sum
-    tally[L.T_DEMAND] = waiting
     company[L.BURNOUT] = next_burnout(burnout, waiting, capacity, par[L.P_BURNOUT_RATE],
                                       par[L.P_BURNOUT_HEAL], company[L.EFFECT + L.STAFF])
 
