@@ -28,8 +28,8 @@ from .compiled import Stacked
 def simulate_run(key, tp, cum_transitions, schedule, seg, par, levers, spend, out, events):
     """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
 
-    ``events`` (cohort-and-arrivals x 3: join step, churn step, segment) is filled when it
-    has rows; pass a (0, 3) array to skip per-customer output.
+    ``events`` (customers x N_EVENT, see ``rules.record_events``) is filled when it has
+    rows; pass a (0, N_EVENT) array to skip per-customer output.
     """
     cohort = int(par[L.P_COHORT])
     horizon = int(par[L.P_HORIZON])
@@ -65,11 +65,7 @@ def simulate_run(key, tp, cum_transitions, schedule, seg, par, levers, spend, ou
         active = _enlist(ids, active, n, n_new)
         n += n_new
         rules.record_arrivals(out[step], n_new)
-    m = min(n, events.shape[0])
-    for i in range(m):
-        events[i, 0] = ist[L.JOIN_STEP, i]
-        events[i, 1] = ist[L.CHURN_STEP, i]
-        events[i, 2] = ist[L.SEGMENT, i]
+    rules.record_events(ist, n, events)
     return agent_steps, n
 
 
@@ -108,13 +104,13 @@ def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
               events_per_run: int = 0):
     """Simulate ``len(keys)`` runs. Returns (out, events, agent_steps, customers).
 
-    ``out`` is (runs, horizon + 1, N_OUT) float64; ``events`` is (runs, events_per_run, 3)
+    ``out`` is (runs, horizon + 1, N_OUT) float64; ``events`` is (runs, events_per_run, N_EVENT)
     int64 with -1 in rows no customer filled.
     """
     runs = len(keys)
     horizon = int(stacked.par[0, L.P_HORIZON])
     out = np.zeros((runs, horizon + 1, L.N_OUT))
-    events = np.full((runs, events_per_run, 3), -1, dtype=np.int64)
+    events = np.full((runs, events_per_run, L.N_EVENT), -1, dtype=np.int64)
     agent_steps = np.zeros(runs, dtype=np.int64)
     customers = np.zeros(runs, dtype=np.int64)
     simulate_batch(np.ascontiguousarray(keys, dtype=np.uint64),

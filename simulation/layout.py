@@ -105,5 +105,9 @@ STEP_COLUMNS = (
  O_CONTACTS, O_SERVED, O_BACKLOG, O_WAIT, O_RESOLUTION, O_CAUGHT, O_SELF_SERVED,
  O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE) = range(25)
 N_OUT = 25
+# ------------------------------------------------------- per-customer events (columns)
+EV_JOIN, EV_CHURN, EV_SEGMENT, EV_REFERRED = range(4)
+N_EVENT = 4
+
 INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "contacts",
                    "served", "backlog", "caught", "self_served")

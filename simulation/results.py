@@ -184,30 +184,32 @@ def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
 
 
 def _events_frame(ev: list[np.ndarray], labels, seeds, variants) -> pd.DataFrame:
-    """Per customer: join step, churn step (or censored at the horizon), segment name.
+    """Per customer: join step, churn step (or censored at the horizon), segment name,
+    whether a promoter referred them.
 
-    ``ev`` holds one (customers, 3) array per run: join step, churn step (-1), segment.
+    ``ev`` holds one (customers, N_EVENT) array per run (``rules.record_events``).
     """
     n_seeds = len(seeds)
     sizes = np.array([len(e) for e in ev])
-    flat = np.concatenate(ev) if ev else np.zeros((0, 3), dtype=np.int64)
+    flat = np.concatenate(ev) if ev else np.zeros((0, L.N_EVENT), dtype=np.int64)
     run_of = np.repeat(np.arange(len(ev)), sizes)
     variant_index = run_of // n_seeds
-    segment_names = [np.array([s.name for s in v.segments], dtype=object) for v in variants]
     segment = np.empty(len(flat), dtype=object)
-    for vi, names in enumerate(segment_names):
+    for vi, variant in enumerate(variants):
         mask = variant_index == vi
-        segment[mask] = names[flat[mask, 2]]
+        names = np.array([s.name for s in variant.segments], dtype=object)
+        segment[mask] = names[flat[mask, L.EV_SEGMENT]]
     horizon = np.array([v.horizon for v in variants])[variant_index]
-    churned = flat[:, 1] >= 0
+    churned = flat[:, L.EV_CHURN] >= 0
     return pd.DataFrame({
         "variant": np.asarray(labels, dtype=object)[variant_index],
         "seed": np.asarray(seeds)[run_of % n_seeds],
         "customer": np.concatenate([np.arange(n) for n in sizes]) if len(sizes) else [],
-        "join_step": flat[:, 0],
-        "churn_step": np.where(churned, flat[:, 1], horizon),
+        "join_step": flat[:, L.EV_JOIN],
+        "churn_step": np.where(churned, flat[:, L.EV_CHURN], horizon),
         "churned": churned,
         "segment": segment,
+        "referred": flat[:, L.EV_REFERRED] == 1,
     })
 
 

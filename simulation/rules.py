@@ -535,6 +535,17 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     return promoters, detractors
 
 
+@njit(**_JIT)
+def record_events(ist, n, events):
+    """Per customer (up to the rows ``events`` has): join step, churn step (-1 while active),
+    segment, referred (0 or 1)."""
+    for i in range(min(n, events.shape[0])):
+        events[i, L.EV_JOIN] = ist[L.JOIN_STEP, i]
+        events[i, L.EV_CHURN] = ist[L.CHURN_STEP, i]
+        events[i, L.EV_SEGMENT] = ist[L.SEGMENT, i]
+        events[i, L.EV_REFERRED] = ist[L.REFERRED, i]
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def record_arrivals(row, n_new):
     """Newcomers count as active from the week they join (they pay from the next week)."""

@@ -33,3 +33,14 @@ def test_events_are_identical_on_both_engines():
     batch = simulate(sc, seeds=[1, 2], events=True).events
     mesa = simulate(sc, seeds=[1, 2], engine="mesa", events=True).events
     assert batch.reset_index(drop=True).equals(mesa.reset_index(drop=True))
+
+
+def test_only_newcomers_can_be_referred_and_referral_follows_promoters():
+    sc = load_scenario(resolve_path("baseline"), ["cohort=300", "horizon=60"])
+    events = simulate(sc, seeds=[0, 1, 2], events=True).events
+    assert not events.loc[events["join_step"] == 0, "referred"].any()
+    newcomers = events[events["join_step"] > 0]
+    assert newcomers["referred"].any()
+    no_referrals = load_scenario(resolve_path("baseline"),
+                                 ["cohort=300", "horizon=60", "acquisition.referral_rate=0"])
+    assert not simulate(no_referrals, seeds=[0, 1, 2], events=True).events["referred"].any()

@@ -125,7 +125,7 @@ class JourneyModel(mesa.Model):
         return np.flatnonzero(self.ist[L.ACTIVE, :self.n_customers]).astype(np.int64)
 
     def events(self) -> np.ndarray:
-        """Per customer: join step, churn step (-1 if still active), segment."""
-        n = self.n_customers
-        return np.stack([self.ist[L.JOIN_STEP, :n], self.ist[L.CHURN_STEP, :n],
-                         self.ist[L.SEGMENT, :n]], axis=1)
+        """Per customer: the columns of ``rules.record_events``."""
+        events = np.empty((self.n_customers, L.N_EVENT), dtype=np.int64)
+        rules.record_events(self.ist, self.n_customers, events)
+        return events
