@@ -40,8 +40,6 @@ class Results:
     @classmethod
     def from_arrays(cls, out, ev, *, variants: list[Scenario], labels, seeds, root_seed,
                     engine, agent_steps, elapsed) -> "Results":
-        from .simulate import steps_frame
-
         steps = steps_frame(out, labels, seeds)
         events = _events_frame(ev, labels, seeds, variants) if ev is not None else None
         manifest = build_manifest(variants=variants, labels=labels, seeds=seeds,
@@ -77,6 +75,19 @@ class Results:
             _atomic_parquet(self.events, folder / "events.parquet")
         _atomic_write(folder / "manifest.json", json.dumps(self.manifest, indent=2))
         return folder
+
+
+def steps_frame(out: np.ndarray, labels, seeds) -> pd.DataFrame:
+    """(runs, steps, columns) array to the long per-step table of MODEL.md."""
+    runs, n_steps, _ = out.shape
+    frame = pd.DataFrame(out.reshape(runs * n_steps, L.N_OUT), columns=list(L.STEP_COLUMNS))
+    n_seeds = len(seeds)
+    frame.insert(0, "seed", np.repeat(np.tile(np.asarray(seeds), runs // n_seeds), n_steps))
+    frame.insert(0, "variant", np.repeat(np.repeat(np.asarray(labels, dtype=object), n_seeds),
+                                         n_steps))
+    for name in L.INTEGER_COLUMNS:
+        frame[name] = frame[name].astype(np.int64)
+    return frame
 
 
 def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:

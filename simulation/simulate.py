@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from . import layout as L
 from . import rng
@@ -110,16 +109,3 @@ def _run_mesa(variants, seed_list, root_seed, events, progress):
             if progress is not None:
                 progress(1)
     return np.stack(outs), (evs if events else None), steps
-
-
-def steps_frame(out: np.ndarray, labels: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
-    """(runs, steps, columns) array to the long per-step table of MODEL.md."""
-    runs, n_steps, _ = out.shape
-    frame = pd.DataFrame(out.reshape(runs * n_steps, L.N_OUT), columns=list(L.STEP_COLUMNS))
-    n_seeds = len(seeds)
-    frame.insert(0, "seed", np.repeat(np.tile(np.asarray(seeds), runs // n_seeds), n_steps))
-    frame.insert(0, "variant", np.repeat(np.repeat(np.asarray(labels, dtype=object), n_seeds),
-                                         n_steps))
-    for name in L.INTEGER_COLUMNS:
-        frame[name] = frame[name].astype(np.int64)
-    return frame
