@@ -83,15 +83,22 @@ def _out_folder(out: Path | None, scenario: str, command: str) -> Path:
 
 
 def _progress(total_runs: int, description: str):
-    """A rich progress bar on stderr, silent when stderr is not a terminal."""
+    """A rich progress bar on stderr (runs done, rate, time left), silent when stderr is not
+    a terminal. Returns the bar and a function that advances it by a number of runs."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class RunRate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed:,.0f} runs/s" if task.speed else "")
 
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("runs"), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=console, disable=not console.is_terminal, transient=True)
+                        TextColumn("runs"), RunRate(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console,
+                        disable=not console.is_terminal, transient=True)
     task = progress.add_task(description, total=total_runs)
     return progress, lambda done: progress.advance(task, done)
 
@@ -273,35 +280,17 @@ def sweep(study_file, seeds, workers, scheduler, out, resume):
 
 
 def _run_sweep(loaded, folder, executor, resume):
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-
     from .store import plan_chunks
     from .sweep import run_study
 
     study = loaded.study
-    total_runs = len(loaded.points) * study.seeds
     chunks = plan_chunks(len(loaded.points), list(range(study.seeds)), study.chunk_runs)
-    console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("runs  {task.fields[rate]}"), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, disable=not console.is_terminal)
-    task = progress.add_task(f"{len(loaded.points)} points x {study.seeds} seeds",
-                             total=total_runs, rate="")
-    started = [None]
-    import time
-
-    def advance(chunk):
-        started[0] = started[0] or time.perf_counter()
-        progress.advance(task, chunk.runs)
-        done = progress.tasks[0].completed
-        elapsed = time.perf_counter() - started[0]
-        progress.update(task, rate=f"({done / max(elapsed, 1e-9):,.0f} runs/s)" if elapsed > 0 else "")
-
+    progress, advance = _progress(len(loaded.points) * study.seeds,
+                                  f"{len(loaded.points)} points x {study.seeds} seeds")
     try:
         with progress:
-            return run_study(loaded, folder, executor=executor, resume=resume, progress=advance)
+            return run_study(loaded, folder, executor=executor, resume=resume,
+                             progress=lambda chunk: advance(chunk.runs))
     except KeyboardInterrupt:
         done = sum(1 for _ in (Path(folder) / "chunks").glob("runs-*.parquet"))
         click.echo(f"interrupted: {done} of {len(chunks)} chunks kept in {folder}; "
