@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulation import plots
+from simulation import plots, results
 from simulation.results import load_results, mean_interval, welch_half_width
 from simulation.study import load_study
 from simulation.sweep import run_study
@@ -73,9 +73,11 @@ def values(res, point: int, output: str, step: int | None = None) -> pd.Series:
 
 
 def cumulative_profit(res, point: int, step: int) -> pd.Series:
-    """Profit of weeks 1..step, per seed."""
-    frame = res.steps[(res.steps["point"] == point) & (res.steps["step"].between(1, step))]
-    return frame.groupby("seed")["profit"].sum()
+    """Profit of weeks 1..step, per seed (the rule of ``results.cumulative_profit``)."""
+    frame = res.steps[res.steps["point"] == point]
+    running = results.cumulative_profit(frame, by=("seed",))
+    at_step = frame["step"] == step
+    return pd.Series(running[at_step].to_numpy(), index=frame.loc[at_step, "seed"])
 
 
 def point_of(res, **params) -> int:
