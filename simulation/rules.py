@@ -2,8 +2,9 @@
 
 Read top to bottom, this module is MODEL.md: first the small rules (appraisal, mood,
 expectation, satisfaction, trust, churn probability, lever stocks, burnout, likelihood to
-recommend), then the parts of a week that use them (``live_week`` for one customer,
-``serve_desk`` for the company, ``decide``), then bookkeeping (``join``, ``summarize_step``).
+recommend), then the parts of a week that use them (``live_week`` for the customers,
+``serve_desk`` for the company, ``decide``), then bookkeeping (``join``, ``summarize_step``,
+``record_events``).
 
 Customer state is held as arrays (see ``layout``), parameters too. Every random draw is
 keyed by (run key, customer, step, purpose) through ``rng``, so no rule depends on the order
