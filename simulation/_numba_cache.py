@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numba
 
-_JITTED_SOURCES = ("layout.py", "rng.py", "rules.py", "batch.py")
+_JITTED_SOURCES = ("layout.py", "mathfn.py", "rng.py", "rules.py", "batch.py")
 
 
 def _source_hash(package: Path) -> str:

@@ -30,6 +30,13 @@ CYCLE_COUNT = 8       # appraisals since the last decision
 REFERRED = 9
 N_INT_STATE = 10
 
+# ------------------------------------- a week's working rows (one column per customer of a group)
+# ``rules.live_week`` copies what the appraisal reads into these contiguous rows so that the
+# appraisal runs as one loop of vector instructions, then writes the results back.
+(W_MOOD, W_EXPECTATION, W_SATISFACTION, W_TRUST, W_WORST, W_LAST, W_PERFORMANCE, W_SALIENCE,
+ W_SHOCK) = range(9)
+N_WORK = 9
+
 # ------------------------------------------------------------- touchpoint parameter rows
 TP_QUALITY = 0
 TP_VARIABILITY = 1

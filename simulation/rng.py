@@ -67,7 +67,13 @@ def bits(key, customer, step, purpose):
 @njit(cache=True, error_model="numpy", inline="always")
 def uniform(key, customer, step, purpose):
     """A float in [0, 1) with 53 random bits."""
-    return float(bits(key, customer, step, purpose) >> np.uint64(11)) * _TO_UNIT
+    return uniform_from_bits(bits(key, customer, step, purpose))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def uniform_from_bits(b):
+    """The uniform ``uniform`` makes of the 64 bits ``b``: lets a loop draw the bits apart."""
+    return float(b >> np.uint64(11)) * _TO_UNIT
 
 
 # Marsaglia & Tsang's ziggurat (2000) on 32-bit halves of one hash: two normals for the
@@ -148,7 +154,12 @@ def _signed32(b):
 @njit(cache=True, error_model="numpy", inline="always")
 def normal_pair(key, customer, step, purpose):
     """Two independent standard normals from one draw (purpose must be below 32)."""
-    b = bits(key, customer, step, purpose)
+    return normal_pair_from_bits(bits(key, customer, step, purpose), key, customer, step, purpose)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def normal_pair_from_bits(b, key, customer, step, purpose):
+    """``normal_pair`` given its first draw ``b`` = bits(key, customer, step, purpose)."""
     z1 = _ziggurat(_signed32(b >> np.uint64(32)), key, customer, step, purpose)
     z2 = _ziggurat(_signed32(b), key, customer, step, purpose + 32)
     return z1, z2

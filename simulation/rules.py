@@ -22,19 +22,21 @@ How this is written is set by speed, not by the model:
 - counts are kept in local integers and added to ``tally`` once per group;
 - ``error_model="numpy"`` everywhere: divisions are guarded by the model itself, so numba's
   division-by-zero checks are dead weight;
-- ``tanh`` is computed from one ``exp`` (three times cheaper than the library's ``tanh``,
-  equal to it to within 2.3e-16).
+- a customer's week is split into passes over the group (``live_week``): the draws and
+  the appraisal run as loops of vector instructions over contiguous working rows, which
+  more than halved the cost of a customer-week against one long scalar loop;
+- ``exp``, ``tanh`` and the logistic function come from ``mathfn``, which compiles them
+  inline (a library call cannot be vectorised and makes a loop spill its registers).
 """
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
 
 from . import layout as L
-from . import rng
+from . import mathfn, rng
 
 # ----------------------------------------------------------------------- small rules
 
@@ -45,16 +47,9 @@ def clip(x, lo, hi):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def tanh(x):
-    """The hyperbolic tangent from one exp: sign(x) (1 - e^(-2|x|)) / (1 + e^(-2|x|))."""
-    e = np.exp(-2.0 * abs(x))
-    return math.copysign((1.0 - e) / (1.0 + e), x)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
 def lever_effect(stock, scale, ceiling):
     """Diminishing returns: the effect approaches ``ceiling`` as the stock grows."""
-    return ceiling * (1.0 - np.exp(-stock / scale))
+    return ceiling * (1.0 - mathfn.exp(-stock / scale))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -66,7 +61,7 @@ def appraisal(performance, expectation, mood, kappa, gamma, loss_aversion):
     d = performance - expectation
     a = d + kappa * mood
     a = a * loss_aversion if a < 0.0 else a
-    return d, tanh(gamma * a)
+    return d, mathfn.tanh(gamma * a)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -115,7 +110,7 @@ def churn_probability(s_eval, trust, effort, issue_open, competitor, bias, effor
     z = (par[L.P_C0] + bias - par[L.P_CS] * s_eval - par[L.P_CTAU] * trust
          + par[L.P_CEFFORT] * effort_weight * effort + par[L.P_CISSUE] * issue_open
          + par[L.P_CCOMP] * competitor)
-    return 1.0 / (1.0 + np.exp(-z))
+    return mathfn.logistic(z)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -208,27 +203,56 @@ def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, schedule, seg
               company, tally):
     """Steps 2-5 of a week for the active customers ``ids[:count]``.
 
-    Nurture, move, experience the touchpoint, deal with any open issue.
+    Nurture, move, experience the touchpoint, deal with any open issue: four passes over the
+    group. Customers do not interact in these steps, so the passes give the numbers one loop
+    would; they are faster because each is a loop the compiler can vectorise (the draws, the
+    appraisal) or a short one the processor can overlap across customers (one long loop ran
+    at the speed of each customer's chain of dependent arithmetic).
     """
-    psy = psychology(par)
+    draws = weekly_draws(ids, count, key, step)
+    work = np.empty((L.N_WORK, count))
+    visit(ids, count, fs, ist, step, key, draws, tp, cum_transitions, schedule, par, company,
+          tally, work)
+    appraise(work, count, par)
+    open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work)
+
+
+@njit(**_JIT)
+def weekly_draws(ids, count, key, step):
+    """The draws every customer takes every week (nurture, move, performance and mood,
+    failure), computed in one loop of vector instructions."""
+    draws = np.empty((4, count), dtype=np.uint64)
+    for a in range(count):
+        i = ids[a]
+        draws[0, a] = rng.bits(key, i, step, rng.NURTURE)
+        draws[1, a] = rng.bits(key, i, step, rng.MOVE)
+        draws[2, a] = rng.bits(key, i, step, rng.PERFORMANCE_AND_MOOD)
+        draws[3, a] = rng.bits(key, i, step, rng.FAILURE)
+    return draws
+
+
+@njit(**_JIT)
+def visit(ids, count, fs, ist, step, key, draws, tp, cum_transitions, schedule, par, company,
+          tally, work):
+    """Steps 2-4: nurture, move, and what the touchpoint delivers; a failure that is not
+    caught opens (or worsens) an issue. Fills ``work`` with what the appraisal needs."""
     nurture_chance = company[L.EFFECT + L.RELATIONSHIP]
     nurture_trust, nurture_mood = par[L.P_NURTURE_TRUST], par[L.P_NURTURE_MOOD]
     inconsistency = 1.0 - company[L.EFFECT + L.CONSISTENCY]
     unreliability = 1.0 - company[L.EFFECT + L.RELIABILITY]
     catch = company[L.EFFECT + L.OUTREACH]
-    knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
+    shock = par[L.P_SHOCK]
     entry = int(par[L.P_ENTRY])
     last_column = cum_transitions.shape[1] - 1
-    caught = self_served = contacts = 0
+    caught = 0
     for a in range(count):
         i = ids[a]
         mood = fs[L.MOOD, i]
         trust = fs[L.TRUST, i]
-        effort = fs[L.EFFORT, i]
 
         # 2. nurture: a check-in with the probability the relationship lever buys
         if nurture_chance > 0.0:
-            checked_in = rng.uniform(key, i, step, rng.NURTURE) < nurture_chance
+            checked_in = rng.uniform_from_bits(draws[0, a]) < nurture_chance
             trust, mood = nurture(trust, mood, checked_in, nurture_trust, nurture_mood)
 
         # 3. move: entry first, a visit due at this tenure, else the journey's chain
@@ -239,17 +263,18 @@ def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, schedule, seg
         elif due >= 0:
             k = due
         else:
-            u = rng.uniform(key, i, step, rng.MOVE)
+            u = rng.uniform_from_bits(draws[1, a])
             k = 0
             for j in range(last_column):  # branch-free: count the bounds u passed
                 k += u >= cum_transitions[here, j]
         ist[L.TOUCHPOINT, i] = k
 
         # 4. experience: it works, fails and is caught, or fails and opens an issue
-        z_performance, z_mood = rng.normal_pair(key, i, step, rng.PERFORMANCE_AND_MOOD)
+        z_performance, z_mood = rng.normal_pair_from_bits(draws[2, a], key, i, step,
+                                                     rng.PERFORMANCE_AND_MOOD)
         sigma = tp[L.TP_VARIABILITY, k] * inconsistency
         performance = clip(tp[L.TP_QUALITY, k] + sigma * z_performance, 0.0, 1.0)
-        if rng.uniform(key, i, step, rng.FAILURE) < tp[L.TP_FAILURE, k] * unreliability:
+        if rng.uniform_from_bits(draws[3, a]) < tp[L.TP_FAILURE, k] * unreliability:
             if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
                 caught += 1
                 trust += par[L.P_CAUGHT_TRUST] * (1.0 - trust)
@@ -266,16 +291,44 @@ def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, schedule, seg
                     ist[L.SELF_SERVICE_TRIED, i] = 0
                     fs[L.SEVERITY, i] = severity
                     fs[L.ISSUE_COMPLEXITY, i] = complexity
-        mood, expectation, satisfaction, trust, worst, last = learn(
-            mood, fs[L.EXPECTATION, i], fs[L.SATISFACTION, i], trust, fs[L.WORST, i],
-            performance, tp[L.TP_SALIENCE, k], par[L.P_SHOCK] * z_mood, psy)
-        fs[L.EXPECTATION, i] = expectation
-        fs[L.SATISFACTION, i] = satisfaction
-        fs[L.WORST, i] = worst
-        fs[L.LAST, i] = last
-        ist[L.CYCLE_COUNT, i] += 1
+        work[L.W_MOOD, a] = mood
+        work[L.W_EXPECTATION, a] = fs[L.EXPECTATION, i]
+        work[L.W_SATISFACTION, a] = fs[L.SATISFACTION, i]
+        work[L.W_TRUST, a] = trust
+        work[L.W_WORST, a] = fs[L.WORST, i]
+        work[L.W_PERFORMANCE, a] = performance
+        work[L.W_SALIENCE, a] = tp[L.TP_SALIENCE, k]
+        work[L.W_SHOCK, a] = shock * z_mood
+    tally[L.T_CAUGHT] += caught
 
-        # 5. an open issue: try self-service once, then call the desk or suffer in silence
+
+@njit(**_JIT)
+def appraise(work, count, par):
+    """Step 4, continued: each customer appraises what the touchpoint delivered."""
+    psy = psychology(par)
+    for a in range(count):
+        (work[L.W_MOOD, a], work[L.W_EXPECTATION, a], work[L.W_SATISFACTION, a],
+         work[L.W_TRUST, a], work[L.W_WORST, a], work[L.W_LAST, a]) = learn(
+            work[L.W_MOOD, a], work[L.W_EXPECTATION, a], work[L.W_SATISFACTION, a],
+            work[L.W_TRUST, a], work[L.W_WORST, a], work[L.W_PERFORMANCE, a],
+            work[L.W_SALIENCE, a], work[L.W_SHOCK, a], psy)
+
+
+@njit(**_JIT)
+def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work):
+    """Step 5: the appraisal's results are written back; then, with an open issue, the
+    customer tries self-service once, then calls the desk or suffers in silence."""
+    knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
+    self_served = contacts = 0
+    for a in range(count):
+        i = ids[a]
+        mood = work[L.W_MOOD, a]
+        fs[L.EXPECTATION, i] = work[L.W_EXPECTATION, a]
+        fs[L.SATISFACTION, i] = work[L.W_SATISFACTION, a]
+        fs[L.TRUST, i] = work[L.W_TRUST, a]
+        fs[L.WORST, i] = work[L.W_WORST, a]
+        fs[L.LAST, i] = work[L.W_LAST, a]
+        ist[L.CYCLE_COUNT, i] += 1
         if ist[L.ISSUE_OPEN, i] == 1 and ist[L.QUEUED_SINCE, i] < 0:
             s = ist[L.SEGMENT, i]
             solved = False
@@ -286,22 +339,19 @@ def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, schedule, seg
                         knowledge_base * (1.0 - fs[L.ISSUE_COMPLEXITY, i]):
                     solved = True
                     ist[L.ISSUE_OPEN, i] = 0
-                    effort += par[L.P_SS_EFFORT]
+                    fs[L.EFFORT, i] += par[L.P_SS_EFFORT]
                     self_served += 1
                 else:
-                    effort += par[L.P_SS_FAIL_EFFORT]
+                    fs[L.EFFORT, i] += par[L.P_SS_FAIL_EFFORT]
             if not solved:
                 if rng.uniform(key, i, step, rng.VOICE) < seg[L.SEG_VOICE, s]:
                     ist[L.QUEUED_SINCE, i] = step
-                    effort += par[L.P_CONTACT_EFFORT]
+                    fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
                     contacts += 1
                 else:  # most unhappy customers never complain
-                    effort += par[L.P_SILENT_EFFORT]
+                    fs[L.EFFORT, i] += par[L.P_SILENT_EFFORT]
                     mood = max(-1.0, mood - par[L.P_SILENT_MOOD])
         fs[L.MOOD, i] = mood
-        fs[L.TRUST, i] = trust
-        fs[L.EFFORT, i] = effort
-    tally[L.T_CAUGHT] += caught
     tally[L.T_SELF_SERVED] += self_served
     tally[L.T_CONTACTS] += contacts
 
