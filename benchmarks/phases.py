@@ -19,13 +19,14 @@ from simulation.compiled import compile_scenario
 
 
 @njit
-def _advance(key, tp, cum, schedule, seg, par, levers, spend, weeks, capacity):
+def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capacity):
     """State of one run after ``weeks`` weeks (the batch kernel's loop, cut short)."""
     cohort = int(par[L.P_COHORT])
     fs = np.zeros((L.N_FLOAT_STATE, capacity))
     ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
     ids = np.empty(capacity, dtype=np.int64)
     queue = np.empty(capacity, dtype=np.int64)
+    work = np.empty((L.N_WORK, capacity))
     company = np.zeros(L.N_COMPANY)
     tally = np.zeros(L.N_TALLY)
     row = np.zeros(L.N_OUT)
@@ -35,8 +36,8 @@ def _advance(key, tp, cum, schedule, seg, par, levers, spend, weeks, capacity):
     for step in range(1, weeks + 1):
         rules.update_levers(company, levers, spend)
         tally[:] = 0.0
-        rules.live_week(ids, active, fs, ist, step, key, tp, cum, schedule, seg, par, company,
-                        tally)
+        rules.live_week(ids, active, fs, ist, step, key, tp, cum, guide, schedule, seg, par,
+                        company, tally, work)
         rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue)
         active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally)
         promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg, par,
@@ -48,12 +49,12 @@ def _advance(key, tp, cum, schedule, seg, par, levers, spend, weeks, capacity):
             ids[active + j] = n + j
         active += n_new
         n += n_new
-    return fs, ist, ids, queue, company, n, active
+    return fs, ist, ids, queue, work, company, n, active
 
 
 @njit
-def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, active, step, key, tp, cum,
-           schedule, seg, par, company, tally, row):
+def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, work, active, step, key, tp, cum,
+           guide, schedule, seg, par, company, tally, row):
     total = 0
     for rep in range(reps):
         fs[:, :] = fs0
@@ -61,8 +62,8 @@ def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, active, step, key,
         ids[:] = ids0
         tally[:] = 0.0
         if which == 1:
-            rules.live_week(ids, active, fs, ist, step, key, tp, cum, schedule, seg, par,
-                            company, tally)
+            rules.live_week(ids, active, fs, ist, step, key, tp, cum, guide, schedule, seg,
+                            par, company, tally, work)
         elif which == 2:
             rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue)
         elif which == 3:
@@ -86,9 +87,7 @@ def main() -> None:
     c = compile_scenario(sc)
     key = rng.run_keys(0, [0])[0]
     capacity = 2 * args.cohort + 64
-    fs0, ist0, ids0, queue, company, n, active = _advance(
-        key, c.tp, c.cum_transitions, c.schedule, c.seg, c.par, c.levers, c.spend, args.week,
-        capacity)
+    fs0, ist0, ids0, queue, work, company, n, active = _advance(key, *c, args.week, capacity)
     tally = np.zeros(L.N_TALLY)
     row = np.zeros(L.N_OUT)
     print(f"week {args.week}: {n} customers, {active} active")
@@ -98,9 +97,9 @@ def main() -> None:
         print(f"-- {step_kind} (step {step})")
         for which in (0, *PHASES):
             fs, ist, ids = fs0.copy(), ist0.copy(), ids0.copy()
-            args_ = (fs0, ist0, ids0, fs, ist, ids, queue, active, step, key, c.tp,
-                     c.cum_transitions,
-                     c.schedule, c.seg, c.par, company.copy(), tally, row)
+            args_ = (fs0, ist0, ids0, fs, ist, ids, queue, work, active, step, key, c.tp,
+                     c.cum_transitions, c.move_guide, c.schedule, c.seg, c.par,
+                     company.copy(), tally, row)
             _phase(which, 2, *args_)
             best = np.inf
             for _ in range(3):

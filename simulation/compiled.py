@@ -18,6 +18,7 @@ from .scenario import LEVERS, Scenario
 class Compiled(NamedTuple):
     tp: np.ndarray               # (N_TP, touchpoints)
     cum_transitions: np.ndarray  # (touchpoints, touchpoints), cumulative rows
+    move_guide: np.ndarray       # (touchpoints, MOVE_GUIDE_CELLS) int: see move_guide()
     schedule: np.ndarray         # (horizon + 1,) int: touchpoint due at each tenure, or -1
     seg: np.ndarray              # (N_SEG, segments)
     par: np.ndarray              # (N_PAR,)
@@ -115,7 +116,20 @@ def compile_scenario(sc: Scenario) -> Compiled:
     allocation = sc.allocation()
     budget = sc.budget()
     spend = np.array([budget * allocation[name] for name in LEVERS])
-    return Compiled(tp, cum, schedule, seg, par, levers, spend)
+    return Compiled(tp, cum, move_guide(cum), schedule, seg, par, levers, spend)
+
+
+def move_guide(cum: np.ndarray) -> np.ndarray:
+    """Where to start the search for the next touchpoint (Chen & Asau's guide table).
+
+    ``rules.visit`` moves a customer at ``here`` with a uniform u to the number of bounds
+    ``cum[here, :-1]`` that u passes. Cell g of the guide holds that number for
+    u = g / MOVE_GUIDE_CELLS, so the search for any u in the cell starts there and almost
+    always stops at once: the same touchpoint as a search from 0, found in one step.
+    """
+    bounds = cum[:, :-1]
+    cells = np.arange(L.MOVE_GUIDE_CELLS) / L.MOVE_GUIDE_CELLS
+    return (cells[None, :, None] >= bounds[:, None, :]).sum(axis=2).astype(np.int64)
 
 
 class Stacked(NamedTuple):
@@ -123,6 +137,7 @@ class Stacked(NamedTuple):
 
     tp: np.ndarray
     cum_transitions: np.ndarray
+    move_guide: np.ndarray
     schedule: np.ndarray
     seg: np.ndarray
     par: np.ndarray

@@ -30,12 +30,14 @@ CYCLE_COUNT = 8       # appraisals since the last decision
 REFERRED = 9
 N_INT_STATE = 10
 
-# ------------------------------------- a week's working rows (one column per customer of a group)
-# ``rules.live_week`` copies what the appraisal reads into these contiguous rows so that the
-# appraisal runs as one loop of vector instructions, then writes the results back.
-(W_MOOD, W_EXPECTATION, W_SATISFACTION, W_TRUST, W_WORST, W_LAST, W_PERFORMANCE, W_SALIENCE,
- W_SHOCK) = range(9)
-N_WORK = 9
+# ----------------------------------- a week's working rows (one column per customer of a group)
+# ``rules.live_week`` works through a group of customers in passes; these contiguous rows
+# carry each customer's draws and appraisal inputs from one pass to the next, so that the
+# draws and the appraisal run as loops of vector instructions.
+(W_NURTURE_DRAW, W_MOVE_DRAW, W_FAILURE_DRAW, W_Z_PERFORMANCE, W_Z_MOOD,
+ W_MOOD, W_EXPECTATION, W_SATISFACTION, W_TRUST, W_WORST, W_LAST,
+ W_PERFORMANCE, W_SALIENCE, W_SHOCK) = range(14)
+N_WORK = 14
 
 # ------------------------------------------------------------- touchpoint parameter rows
 TP_QUALITY = 0
@@ -45,6 +47,7 @@ TP_COMPLEXITY = 3
 TP_SALIENCE = 4
 TP_DECISION = 5
 N_TP = 6
+MOVE_GUIDE_CELLS = 256  # cells of the guide table that starts the search for the next move
 
 # --------------------------------------------------------------- segment parameter rows
 SEG_CUM_SHARE = 0     # cumulative share, for drawing a segment from one uniform

@@ -72,7 +72,7 @@ def uniform(key, customer, step, purpose):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def uniform_from_bits(b):
-    """The uniform ``uniform`` makes of the 64 bits ``b``: lets a loop draw the bits apart."""
+    """The uniform ``uniform`` makes of the 64 bits ``b``."""
     return float(b >> np.uint64(11)) * _TO_UNIT
 
 
@@ -108,16 +108,17 @@ _ZIG_R = 3.442620
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _ziggurat(hz, key, customer, step, purpose):
-    """One normal from a signed 32-bit integer ``hz``; ``purpose`` keys any extra draws."""
+def _ziggurat_fast(hz):
+    """One normal from a signed 32-bit integer ``hz`` if it falls in the ziggurat's core
+    (about 99% do), else NaN: the slow path's extra draws are taken apart, so that a loop of
+    these compiles to vector instructions."""
     iz = hz & 127
-    if abs(hz) < _KN[iz]:
-        return hz * _WN[iz]
-    return _ziggurat_slow(hz, key, customer, step, purpose)
+    return hz * _WN[iz] if abs(hz) < _KN[iz] else np.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _ziggurat_slow(hz, key, customer, step, purpose):
+    """The ziggurat's rejection steps for an ``hz`` outside its core."""
     attempt = 1
     while True:
         iz = hz & 127
@@ -154,14 +155,26 @@ def _signed32(b):
 @njit(cache=True, error_model="numpy", inline="always")
 def normal_pair(key, customer, step, purpose):
     """Two independent standard normals from one draw (purpose must be below 32)."""
-    return normal_pair_from_bits(bits(key, customer, step, purpose), key, customer, step, purpose)
+    z1, z2 = normal_pair_fast(bits(key, customer, step, purpose))
+    return complete_normal_pair(z1, z2, key, customer, step, purpose)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def normal_pair_from_bits(b, key, customer, step, purpose):
-    """``normal_pair`` given its first draw ``b`` = bits(key, customer, step, purpose)."""
-    z1 = _ziggurat(_signed32(b >> np.uint64(32)), key, customer, step, purpose)
-    z2 = _ziggurat(_signed32(b), key, customer, step, purpose + 32)
+def normal_pair_fast(b):
+    """The fast path of ``normal_pair`` on its draw ``b``: each normal, or NaN where
+    ``complete_normal_pair`` must finish it."""
+    return _ziggurat_fast(_signed32(b >> np.uint64(32))), _ziggurat_fast(_signed32(b))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def complete_normal_pair(z1, z2, key, customer, step, purpose):
+    """Finish the normals ``normal_pair_fast`` left as NaN (its draw is taken again)."""
+    if z1 != z1 or z2 != z2:
+        b = bits(key, customer, step, purpose)
+        if z1 != z1:
+            z1 = _ziggurat_slow(_signed32(b >> np.uint64(32)), key, customer, step, purpose)
+        if z2 != z2:
+            z2 = _ziggurat_slow(_signed32(b), key, customer, step, purpose + 32)
     return z1, z2
 
 

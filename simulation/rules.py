@@ -199,43 +199,42 @@ def nurture(trust, mood, checked_in, trust_gain, mood_gain):
 
 
 @njit(**_JIT)
-def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, schedule, seg, par,
-              company, tally):
+def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, seg,
+              par, company, tally, work):
     """Steps 2-5 of a week for the active customers ``ids[:count]``.
 
-    Nurture, move, experience the touchpoint, deal with any open issue: four passes over the
-    group. Customers do not interact in these steps, so the passes give the numbers one loop
-    would; they are faster because each is a loop the compiler can vectorise (the draws, the
-    appraisal) or a short one the processor can overlap across customers (one long loop ran
-    at the speed of each customer's chain of dependent arithmetic).
+    Nurture, move, experience the touchpoint, deal with any open issue: four passes over
+    the group, handing each customer's numbers on in ``work`` (``layout.N_WORK`` rows, at
+    least ``count`` columns). Customers do not interact in these steps, so the passes give
+    the numbers one loop would; they are faster because the draws and the appraisal
+    compile to vector instructions and the other two loops are short enough for the
+    processor to overlap customers.
     """
-    draws = weekly_draws(ids, count, key, step)
-    work = np.empty((L.N_WORK, count))
-    visit(ids, count, fs, ist, step, key, draws, tp, cum_transitions, schedule, par, company,
-          tally, work)
+    weekly_draws(ids, count, step, key, work)
+    visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, par,
+          company, tally, work)
     appraise(work, count, par)
     open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work)
 
 
 @njit(**_JIT)
-def weekly_draws(ids, count, key, step):
-    """The draws every customer takes every week (nurture, move, performance and mood,
-    failure), computed in one loop of vector instructions."""
-    draws = np.empty((4, count), dtype=np.uint64)
+def weekly_draws(ids, count, step, key, work):
+    """The draws every customer takes every week (nurture, move, failure, performance and
+    mood noise), in one loop of vector instructions."""
     for a in range(count):
         i = ids[a]
-        draws[0, a] = rng.bits(key, i, step, rng.NURTURE)
-        draws[1, a] = rng.bits(key, i, step, rng.MOVE)
-        draws[2, a] = rng.bits(key, i, step, rng.PERFORMANCE_AND_MOOD)
-        draws[3, a] = rng.bits(key, i, step, rng.FAILURE)
-    return draws
+        work[L.W_NURTURE_DRAW, a] = rng.uniform(key, i, step, rng.NURTURE)
+        work[L.W_MOVE_DRAW, a] = rng.uniform(key, i, step, rng.MOVE)
+        work[L.W_FAILURE_DRAW, a] = rng.uniform(key, i, step, rng.FAILURE)
+        work[L.W_Z_PERFORMANCE, a], work[L.W_Z_MOOD, a] = rng.normal_pair_fast(
+            rng.bits(key, i, step, rng.PERFORMANCE_AND_MOOD))
 
 
 @njit(**_JIT)
-def visit(ids, count, fs, ist, step, key, draws, tp, cum_transitions, schedule, par, company,
-          tally, work):
+def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, par,
+          company, tally, work):
     """Steps 2-4: nurture, move, and what the touchpoint delivers; a failure that is not
-    caught opens (or worsens) an issue. Fills ``work`` with what the appraisal needs."""
+    caught opens (or worsens) an issue. Fills in what the appraisal needs."""
     nurture_chance = company[L.EFFECT + L.RELATIONSHIP]
     nurture_trust, nurture_mood = par[L.P_NURTURE_TRUST], par[L.P_NURTURE_MOOD]
     inconsistency = 1.0 - company[L.EFFECT + L.CONSISTENCY]
@@ -247,13 +246,11 @@ def visit(ids, count, fs, ist, step, key, draws, tp, cum_transitions, schedule, 
     caught = 0
     for a in range(count):
         i = ids[a]
-        mood = fs[L.MOOD, i]
-        trust = fs[L.TRUST, i]
 
         # 2. nurture: a check-in with the probability the relationship lever buys
-        if nurture_chance > 0.0:
-            checked_in = rng.uniform_from_bits(draws[0, a]) < nurture_chance
-            trust, mood = nurture(trust, mood, checked_in, nurture_trust, nurture_mood)
+        checked_in = work[L.W_NURTURE_DRAW, a] < nurture_chance
+        trust, mood = nurture(fs[L.TRUST, i], fs[L.MOOD, i], checked_in, nurture_trust,
+                              nurture_mood)
 
         # 3. move: entry first, a visit due at this tenure, else the journey's chain
         here = ist[L.TOUCHPOINT, i]
@@ -263,18 +260,19 @@ def visit(ids, count, fs, ist, step, key, draws, tp, cum_transitions, schedule, 
         elif due >= 0:
             k = due
         else:
-            u = rng.uniform_from_bits(draws[1, a])
-            k = 0
-            for j in range(last_column):  # branch-free: count the bounds u passed
-                k += u >= cum_transitions[here, j]
+            u = work[L.W_MOVE_DRAW, a]  # k = the number of bounds u passes:
+            k = move_guide[here, int(u * L.MOVE_GUIDE_CELLS)]  # all below u's cell, and
+            while k < last_column and u >= cum_transitions[here, k]:  # any within it
+                k += 1
         ist[L.TOUCHPOINT, i] = k
 
         # 4. experience: it works, fails and is caught, or fails and opens an issue
-        z_performance, z_mood = rng.normal_pair_from_bits(draws[2, a], key, i, step,
-                                                     rng.PERFORMANCE_AND_MOOD)
+        z_performance, z_mood = rng.complete_normal_pair(
+            work[L.W_Z_PERFORMANCE, a], work[L.W_Z_MOOD, a], key, i, step,
+            rng.PERFORMANCE_AND_MOOD)
         sigma = tp[L.TP_VARIABILITY, k] * inconsistency
         performance = clip(tp[L.TP_QUALITY, k] + sigma * z_performance, 0.0, 1.0)
-        if rng.uniform_from_bits(draws[3, a]) < tp[L.TP_FAILURE, k] * unreliability:
+        if work[L.W_FAILURE_DRAW, a] < tp[L.TP_FAILURE, k] * unreliability:
             if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
                 caught += 1
                 trust += par[L.P_CAUGHT_TRUST] * (1.0 - trust)

@@ -340,3 +340,28 @@ def test_update_levers_records_the_week_total_spend(lever_table):
     history = run_levers(lever_table, [spend, spend * 0.0])
     assert history[0, L.SPEND] == pytest.approx(spend.sum())
     assert history[1, L.SPEND] == 0.0
+
+
+# ------------------------------------------------------------------------------ moves
+
+def test_the_move_guide_starts_each_search_at_or_below_the_touchpoint_a_full_count_gives():
+    """rules.visit moves to the number of bounds u passes, searching up from the guide's
+    cell: the guide must never overshoot, and is exact at the start of each cell."""
+    from simulation.compiled import move_guide
+
+    rs = np.random.default_rng(3)
+    probabilities = rs.dirichlet(np.full(8, 0.4), size=8)
+    probabilities[2] = [0, 0, 0.5, 0, 0.5, 0, 0, 0]  # zero-probability moves: repeated bounds
+    cum = np.cumsum(probabilities, axis=1)
+    cum[:, -1] = 1.0
+    guide = move_guide(cum)
+    cell_starts = np.arange(L.MOVE_GUIDE_CELLS) / L.MOVE_GUIDE_CELLS
+    u = np.concatenate([rs.random(20_000), cell_starts, cum[:, :-1].ravel()])
+    u = u[u < 1.0]
+    for here in range(8):
+        full = (u[:, None] >= cum[here, :-1][None, :]).sum(axis=1)
+        start = guide[here, (u * L.MOVE_GUIDE_CELLS).astype(int)]
+        assert np.all(start <= full)
+        assert np.mean(start == full) > 0.95  # the search almost always stops at once
+        at_start = (cell_starts[:, None] >= cum[here, :-1][None, :]).sum(axis=1)
+        assert np.array_equal(guide[here], at_start)

@@ -61,6 +61,7 @@ class JourneyModel(mesa.Model):
         self.fs = np.zeros((L.N_FLOAT_STATE, capacity))
         self.ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
         self.queue = np.empty(capacity, dtype=np.int64)
+        self.work = np.empty((L.N_WORK, 1))  # live_week's working rows, for one customer
         self.company = np.zeros(L.N_COMPANY)
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
