@@ -223,8 +223,8 @@ def weekly_draws(ids, count, step, key, work):
     mood noise), in one loop of vector instructions."""
     for a in range(count):
         i = ids[a]
-        work[L.W_NURTURE_DRAW, a] = rng.uniform(key, i, step, rng.NURTURE)
-        work[L.W_MOVE_DRAW, a] = rng.uniform(key, i, step, rng.MOVE)
+        work[L.W_NURTURE_DRAW, a], work[L.W_MOVE_DRAW, a] = rng.uniform_pair(
+            key, i, step, rng.NURTURE_AND_MOVE)
         work[L.W_FAILURE_DRAW, a] = rng.uniform(key, i, step, rng.FAILURE)
         work[L.W_Z_PERFORMANCE, a], work[L.W_Z_MOOD, a] = rng.normal_pair_fast(
             rng.bits(key, i, step, rng.PERFORMANCE_AND_MOOD))

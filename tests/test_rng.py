@@ -62,6 +62,19 @@ def test_successive_uniforms_are_uncorrelated(u):
     assert abs(np.corrcoef(u[:N // 4], steps)[0, 1]) < 5 / np.sqrt(N // 4)
 
 
+def test_uniform_pair_is_two_independent_uniforms_on_a_2_to_the_minus_32_grid():
+    pairs = np.array([rng.uniform_pair(KEY, i, 7, rng.NURTURE_AND_MOVE)
+                      for i in range(N // 2)])
+    first, second = pairs[:, 0], pairs[:, 1]
+    for half in (first, second):
+        assert half.min() >= 0.0 and half.max() < 1.0
+        assert stats.kstest(half, "uniform").pvalue > 1e-3
+        assert np.array_equal(half * 2.0**32, np.floor(half * 2.0**32))
+    assert abs(np.corrcoef(first, second)[0, 1]) < 5 / np.sqrt(N // 2)
+    grid = np.histogram2d(first, second, bins=10, range=((0, 1), (0, 1)))[0]
+    assert stats.chisquare(grid.ravel()).pvalue > 1e-3
+
+
 def test_normal_pair_is_two_independent_standard_normals(z):
     n = len(z)
     for column in (0, 1):
@@ -99,9 +112,9 @@ def test_company_draws_are_not_any_customers_draws():
 
 
 def test_draws_are_pure_functions_of_their_key():
-    first = [rng.uniform(KEY, c, 11, rng.MOVE) for c in range(100)]
-    rng.uniform(KEY, 0, 0, rng.MOVE)  # other draws in between change nothing
-    again = [rng.uniform(KEY, c, 11, rng.MOVE) for c in reversed(range(100))][::-1]
+    first = [rng.uniform(KEY, c, 11, rng.FAILURE) for c in range(100)]
+    rng.uniform(KEY, 0, 0, rng.FAILURE)  # other draws in between change nothing
+    again = [rng.uniform(KEY, c, 11, rng.FAILURE) for c in reversed(range(100))][::-1]
     assert first == again
     assert rng.normal_pair(KEY, 4, 9, rng.PERFORMANCE_AND_MOOD) == \
         rng.normal_pair(KEY, 4, 9, rng.PERFORMANCE_AND_MOOD)
