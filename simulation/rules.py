@@ -114,11 +114,18 @@ def churn_probability(s_eval, trust, effort, issue_open, competitor, bias, effor
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def likelihood_to_recommend(satisfaction, trust, mood, par):
-    """The 0-10 answer to "would you recommend us?"."""
+def recommendation(satisfaction, trust, mood, par):
+    """The answer to "would you recommend us?" before it is rounded down to 0-10: a number
+    in [0, 11]. Promoters (9-10) are those with at least 9, detractors (0-6) those below 7."""
     score = (par[L.P_LTR_S] * satisfaction + par[L.P_LTR_TRUST] * trust
              + par[L.P_LTR_MOOD] * (mood + 1.0) * 0.5)
-    return min(10, int(11.0 * clip(score, 0.0, 1.0)))  # int() truncates: floor of a number >= 0
+    return 11.0 * clip(score, 0.0, 1.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def likelihood_to_recommend(satisfaction, trust, mood, par):
+    """The 0-10 answer to "would you recommend us?"."""
+    return min(10, int(recommendation(satisfaction, trust, mood, par)))  # int(): floor of x >= 0
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -548,9 +555,9 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
         trust += t
         effort += fs[L.EFFORT, i]
         satisfied += s >= 0.7
-        ltr = likelihood_to_recommend(s, t, m, par)
-        promoters += ltr >= 9
-        detractors += ltr <= 6
+        answer = recommendation(s, t, m, par)  # compared unrounded: no float-to-int cost
+        promoters += answer >= 9.0
+        detractors += answer < 7.0
         backlog += ist[L.QUEUED_SINCE, i] >= 0
     active = count
     per = 1.0 / active if active > 0 else 0.0

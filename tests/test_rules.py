@@ -223,6 +223,27 @@ def test_likelihood_to_recommend_is_an_integer_0_to_10_and_monotone(par):
         assert np.all(np.diff(scores, axis=axis) >= 0)
 
 
+def test_promoters_and_detractors_from_the_unrounded_answer_match_the_0_to_10_scale(par):
+    """summarize_step compares the unrounded answer (>= 9, < 7); that must be the same as
+    rounding down to 0-10 first (9-10 promote, 0-6 detract), including at the boundaries."""
+    rng_ = np.random.default_rng(7)
+    states = list(zip(rng_.uniform(0, 1, 20_000), rng_.uniform(0, 1, 20_000),
+                      rng_.uniform(-1, 1, 20_000)))
+    for level in (7.0, 9.0):  # satisfaction putting the answer at (or next to) a boundary
+        for t, m in ((0.3, -0.2), (0.8, 0.5), (0.0, 0.0)):
+            exact = (level / 11.0 - par[L.P_LTR_TRUST] * t
+                     - par[L.P_LTR_MOOD] * (m + 1.0) * 0.5) / par[L.P_LTR_S]
+            states += [(s, t, m) for s in np.nextafter(exact, [-1, 2, exact])]
+    seen = set()
+    for s, t, m in states:
+        answer = rules.recommendation(s, t, m, par)
+        ltr = rules.likelihood_to_recommend(s, t, m, par)
+        assert 0.0 <= answer <= 11.0
+        assert (answer >= 9.0) == (ltr >= 9) and (answer < 7.0) == (ltr <= 6), (s, t, m)
+        seen.add(ltr)
+    assert {0, 6, 7, 8, 9, 10} <= seen
+
+
 # --------------------------------------------------------------------------- burnout
 
 def test_burnout_grows_under_excess_demand_and_heals_otherwise():
