@@ -21,7 +21,7 @@ from pathlib import Path
 import numba
 
 from simulation import load_scenario
-from simulation.benchmark import compile_times, describe, measure, peak_memory
+from simulation.benchmark import cli_run_seconds, compile_times, describe, measure, peak_memory
 from simulation.scenario import resolve_path
 
 HERE = Path(__file__).resolve().parent
@@ -112,6 +112,12 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     if cfg.get("study"):
         report["study"] = study_prediction(cfg["study"], full, log)
 
+    run_time = cli_run_seconds(cfg["scenario"], cfg["cli_run_seeds"])
+    log(f"`{run_time['command']}` in a new process: {run_time['second_seconds']:.2f} s "
+        f"(the run before it, which may have filled the cache: "
+        f"{run_time['first_seconds']:.2f} s)")
+    report["cli_run"] = run_time
+
     if compile_check:
         times = compile_times()
         cold, cached = times["cold"], times["cached"]
@@ -122,6 +128,31 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     else:
         log("compile: skipped (--compile to include the cold/cached comparison)")
     return report
+
+
+def targets(report: dict, goals: dict) -> list[str]:
+    """The issue's acceptance targets against this run's measurements, one line each."""
+    mem_mb = report["memory"]["rss_peak_mib"] * 1.048576
+    rows = [
+        (f"batch rate, all threads >= {goals['rate'] / 1e6:.0f} M agent-steps/s",
+         f"{report['batch_all_threads']['rate'] / 1e6:.1f} M/s",
+         report["batch_all_threads"]["rate"] >= goals["rate"]),
+        (f"batch (all threads) / Mesa >= {goals['mesa_ratio']:,}x",
+         f"{report['batch_all_threads']['rate'] / report['mesa']['rate']:,.0f}x",
+         report["batch_all_threads"]["rate"] / report["mesa"]["rate"] >= goals["mesa_ratio"]),
+        (f"peak memory, {report['memory']['seeds']:,} seeds < {goals['memory_mb']:,} MB",
+         f"{mem_mb:,.0f} MB", mem_mb < goals["memory_mb"]),
+        (f"second `cxsim run` < {goals['cli_run_seconds']} s",
+         f"{report['cli_run']['second_seconds']:.2f} s",
+         report["cli_run"]["second_seconds"] < goals["cli_run_seconds"]),
+    ]
+    lines = ["targets:"]
+    lines += [f"  {'met' if ok else 'MISSED':>6}  {what}: {value}" for what, value, ok in rows]
+    for name in ("scale_customers", "scale_weeks", "scale_seeds"):
+        rates = [m["rate"] for m in report[name]]
+        lines.append(f"    info  {name.replace('_', ' with ')}: slowest row / fastest row "
+                     f"{min(rates) / max(rates):.2f} (1.00 = perfectly linear time)")
+    return lines
 
 
 def study_prediction(name: str, measured: dict, log=print) -> dict:
@@ -156,11 +187,14 @@ def main() -> None:
     parser.add_argument("--json", help="also write the measurements to this file")
     args = parser.parse_args()
     with open(args.config, "rb") as f:
-        cfg = tomllib.load(f)["quick" if args.quick else "full"]
+        config = tomllib.load(f)
+    cfg = config["quick" if args.quick else "full"]
     compile_check = cfg.get("compile", True) if args.compile is None else args.compile
     print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__}, "
           f"threading layer {numba.config.THREADING_LAYER}")
     report = run(cfg, args.threads, compile_check)
+    for line in targets(report, config["targets"]):
+        print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 
