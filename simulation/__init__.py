@@ -3,7 +3,11 @@
 The public API: ``load_scenario``, ``simulate``, ``load_results``.
 """
 
-from ._numba_cache import use_source_keyed_cache
+from ._numba_target import prefer_full_width_vectors
+
+prefer_full_width_vectors()  # before numba reads its settings
+
+from ._numba_cache import use_source_keyed_cache  # noqa: E402
 
 use_source_keyed_cache()  # before any jitted module is imported
 
