@@ -56,10 +56,9 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     report["batch_1_thread"], report["batch_all_threads"] = one, full
 
     mc = cfg["mesa"]
-    mesa_scenario = scenario.model_copy(update={"cohort": mc["cohort"],
-                                                "horizon": mc["horizon"]})
-    mesa = measure(mesa_scenario, mc["seeds"], engine="mesa")
-    log("Mesa engine (same scenario, smaller):")
+    smaller = {k: mc[k] for k in ("cohort", "horizon") if k in mc}
+    mesa = measure(scenario.model_copy(update=smaller), mc["seeds"], engine="mesa")
+    log(f"Mesa engine (same scenario{', smaller' if smaller else ''}):")
     log("  " + describe(mesa))
     log(f"  batch ({threads} threads) / Mesa: {full['rate'] / mesa['rate']:,.0f}x; "
         f"batch (1 thread) / Mesa: {one['rate'] / mesa['rate']:,.0f}x")
