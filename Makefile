@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow study-ci findings bench clean
+.PHONY: demo test study-ci findings bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
-
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
 
 # Parameter studies in CI: the reduced headline's robust claims and the exact metamorphic ones.
 CI_OUT := results/ci-$(shell date +%Y%m%d-%H%M%S)

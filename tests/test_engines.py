@@ -71,14 +71,8 @@ def test_engines_agree_on_the_baseline_for_20_seeds():
 
 
 @pytest.mark.parametrize("path", [p for p in BUNDLED if p != BASELINE], ids=lambda p: p.stem)
-def test_engines_agree_on_each_bundled_study(path):
-    """A few seeds per study by default (spread over its points); 20 in the slow suite."""
-    check_engine_identity(path, 3)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
-def test_engines_agree_on_each_bundled_file_for_20_seeds(path):
+def test_engines_agree_on_each_bundled_study_for_20_seeds(path):
+    """20 seeds per file, spread over a study's points (seed s runs point s mod points)."""
     check_engine_identity(path, 20)
 
 
