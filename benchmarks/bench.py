@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -176,6 +177,31 @@ def study_prediction(name: str, measured: dict, log=print) -> dict:
             "agent_steps": report["agent_steps"]}
 
 
+REQUIRED = {"targets": ("rate", "mesa_ratio", "memory_mb", "cli_run_seconds"),
+            "section": ("scenario", "seeds", "mesa", "scale_customers", "scale_weeks",
+                        "scale_seeds", "memory_seeds", "cli_run_seeds")}
+
+
+def load_config(path: str, section: str) -> dict:
+    """The configuration file, or a one-line error (exit 2) naming what is wrong."""
+    def fail(message: str):
+        print(f"bench.py: error: {path}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    try:
+        with open(path, "rb") as f:
+            config = tomllib.load(f)
+    except OSError as error:
+        fail(error.strerror.lower())
+    except tomllib.TOMLDecodeError as error:
+        fail(f"not valid TOML ({error})")
+    for table, keys in (("targets", REQUIRED["targets"]), (section, REQUIRED["section"])):
+        missing = [key for key in keys if key not in config.get(table, {})]
+        if missing:
+            fail(f"[{table}] needs {', '.join(missing)}")
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,8 +213,7 @@ def main() -> None:
                         help="include the cold vs cached compile comparison")
     parser.add_argument("--json", help="also write the measurements to this file")
     args = parser.parse_args()
-    with open(args.config, "rb") as f:
-        config = tomllib.load(f)
+    config = load_config(args.config, "quick" if args.quick else "full")
     cfg = config["quick" if args.quick else "full"]
     compile_check = cfg.get("compile", True) if args.compile is None else args.compile
     print(f"machine: {os.cpu_count()} CPUs, numba {numba.__version__}, "

@@ -1,0 +1,67 @@
+"""The benchmark script's configuration handling and target summary, and the scaled
+scenarios it measures (the timings themselves are not tests: see benchmarks/)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from simulation.benchmark import with_customers
+
+from .conftest import ROOT
+
+BENCH = ROOT / "benchmarks" / "bench.py"
+
+
+def bench_module():
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "no such file or directory"),
+    ("x =", "not valid TOML"),
+    ("[full]\nscenario = 'baseline'\n", "[targets] needs rate, mesa_ratio, memory_mb"),
+])
+def test_a_bad_configuration_is_one_line_and_exit_2(tmp_path, text, message):
+    config = tmp_path / "config.toml"
+    if text is not None:
+        config.write_text(text)
+    done = subprocess.run([sys.executable, str(BENCH), "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr and str(config) in done.stderr
+    assert done.stdout == ""
+
+
+def test_the_summary_says_which_targets_are_met():
+    report = {
+        "batch_all_threads": {"rate": 56e6}, "mesa": {"rate": 0.2e6},
+        "memory": {"rss_peak_mib": 300.0, "seeds": 1000},
+        "cli_run": {"second_seconds": 3.2},
+        "scale_customers": [{"rate": 30e6}, {"rate": 60e6}],
+        "scale_weeks": [{"rate": 50e6}], "scale_seeds": [{"rate": 50e6}],
+    }
+    goals = {"rate": 50e6, "mesa_ratio": 300, "memory_mb": 1000, "cli_run_seconds": 3}
+    lines = bench_module().targets(report, goals)
+    verdicts = [line.split()[0] for line in lines[1:5]]
+    assert verdicts == ["met", "MISSED", "met", "MISSED"]  # 280x Mesa; 3.2 s
+    assert "56.0 M/s" in lines[1] and "280x" in lines[2] and "315 MB" in lines[3]
+    assert "0.50" in lines[5]
+
+
+def test_scaling_the_cohort_scales_the_company_with_it(baseline):
+    big = with_customers(baseline, 20_000)
+    assert big.cohort == 20_000
+    assert big.desk.base_capacity == 10 * baseline.desk.base_capacity
+    assert big.strategy.budget == pytest.approx(10 * baseline.strategy.budget)
+    assert big.acquisition.base_rate == pytest.approx(10 * baseline.acquisition.base_rate)
+    assert big.levers.reliability.scale == pytest.approx(10 * baseline.levers.reliability.scale)
+    assert big.levers.capacity == baseline.levers.capacity  # a slot costs the same
+    # everything per customer is untouched
+    assert big.touchpoints == baseline.touchpoints and big.churn == baseline.churn
