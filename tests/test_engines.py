@@ -153,10 +153,10 @@ def test_unpatched_model_equals_the_recorded_one(small):
 
 # ------------------------------------------------------------ batch, threads, processes
 
-def test_a_run_alone_equals_the_same_run_in_a_large_batch(small):
+def test_a_run_alone_equals_the_same_run_in_a_batch_of_1000(small):
     sc = apply_overrides(small, SMALL)
     alone = simulate(sc, seeds=[7], root_seed=4).steps
-    crowd = simulate(sc, seeds=range(200), root_seed=4).steps
+    crowd = simulate(sc, seeds=range(1000), root_seed=4).steps
     assert_frames_identical(by_run(alone), by_run(crowd[crowd["seed"] == 7]),
                             ["seed", *L.STEP_COLUMNS])
     # and as one arm of a multi-variant batch
