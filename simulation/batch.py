@@ -110,15 +110,17 @@ def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg
 
 
 def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
-              events_per_run: int = 0):
+              events_per_run: int = 0, out: np.ndarray | None = None):
     """Simulate ``len(keys)`` runs. Returns (out, events, agent_steps, customers).
 
-    ``out`` is (runs, horizon + 1, N_OUT) float64; ``events`` is (runs, events_per_run, N_EVENT)
-    int64 with -1 in rows no customer filled.
+    ``out`` is (runs, horizon + 1, N_OUT) float64, written in place when given (a caller
+    running a batch in chunks passes its rows of one array: no copies to join them);
+    ``events`` is (runs, events_per_run, N_EVENT) int64 with -1 in rows no customer filled.
     """
     runs = len(keys)
     horizon = int(stacked.par[0, L.P_HORIZON])
-    out = np.zeros((runs, horizon + 1, L.N_OUT))
+    if out is None:
+        out = np.zeros((runs, horizon + 1, L.N_OUT))
     events = np.full((runs, events_per_run, L.N_EVENT), -1, dtype=np.int64)
     agent_steps = np.zeros(runs, dtype=np.int64)
     customers = np.zeros(runs, dtype=np.int64)

@@ -67,24 +67,25 @@ def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int
     variant = np.repeat(np.arange(len(variants)), n_seeds)
     keys = np.tile(seed_keys, len(variants))
     capacity = max(v.cohort for v in variants) * 2 if events else 0
-    outs, evs, steps = [], [], 0
+    out = np.empty((runs, variants[0].horizon + 1, L.N_OUT))  # variants share the horizon
+    evs, steps = [], 0
     for start in range(0, runs, chunk_runs):
         stop = min(runs, start + chunk_runs)
-        out, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
-                                                    variant[start:stop],
-                                                    events_per_run=capacity)
+        _, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
+                                                  variant[start:stop],
+                                                  events_per_run=capacity, out=out[start:stop])
         if events and customers.max() > capacity:  # more arrivals than room: run again
             capacity = int(customers.max())
-            out, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
-                                                        variant[start:stop],
-                                                        events_per_run=capacity)
-        outs.append(out)
+            _, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
+                                                      variant[start:stop],
+                                                      events_per_run=capacity,
+                                                      out=out[start:stop])
         if events:
             evs.extend(ev[r, :customers[r]] for r in range(stop - start))
         steps += int(agent_steps.sum())
         if progress is not None:
             progress(stop - start)
-    return np.concatenate(outs), (evs if events else None), steps
+    return out, (evs if events else None), steps
 
 
 def _run_mesa(variants, seed_list, root_seed, events, progress):
