@@ -93,8 +93,7 @@ def _grow(fs, ist, ids, capacity):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg, par, levers,
-                   spend,
-                   out, events, agent_steps, customers):
+                   spend, out, events, agent_steps, customers):
     """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``."""
     for r in prange(keys.shape[0]):
         v = variant[r]

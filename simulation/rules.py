@@ -23,14 +23,13 @@ How this is written is set by speed, not by the model:
 - ``error_model="numpy"`` everywhere: divisions are guarded by the model itself, so numba's
   division-by-zero checks are dead weight;
 - a customer's week is split into passes over the group (``live_week``): the draws and
-  the appraisal run as loops of vector instructions over contiguous working rows, which
-  more than halved the cost of a customer-week against one long scalar loop;
+  the appraisal run as loops of vector instructions over contiguous working rows, and the
+  two scalar passes between them are short enough for the processor to overlap customers;
 - ``exp``, ``tanh`` and the logistic function come from ``mathfn``, which compiles them
   inline (a library call cannot be vectorised and makes a loop spill its registers).
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 from numba import njit

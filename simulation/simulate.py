@@ -71,15 +71,14 @@ def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int
     evs, steps = [], 0
     for start in range(0, runs, chunk_runs):
         stop = min(runs, start + chunk_runs)
-        _, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
-                                                  variant[start:stop],
-                                                  events_per_run=capacity, out=out[start:stop])
-        if events and customers.max() > capacity:  # more arrivals than room: run again
-            capacity = int(customers.max())
+        while True:  # with events: until every run's customers fit (rarely a second pass)
             _, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
                                                       variant[start:stop],
                                                       events_per_run=capacity,
                                                       out=out[start:stop])
+            if not events or customers.max() <= capacity:
+                break
+            capacity = int(customers.max())
         if events:
             evs.extend(ev[r, :customers[r]] for r in range(stop - start))
         steps += int(agent_steps.sum())

@@ -44,3 +44,16 @@ def test_only_newcomers_can_be_referred_and_referral_follows_promoters():
     no_referrals = load_scenario(resolve_path("baseline"),
                                  ["cohort=300", "horizon=60", "acquisition.referral_rate=0"])
     assert not simulate(no_referrals, seeds=[0, 1, 2], events=True).events["referred"].any()
+
+
+def test_every_customer_is_recorded_when_arrivals_outgrow_the_first_guess():
+    """Room for events is first guessed at twice the cohort; a run with more customers than
+    that is run again with room for all, and nothing else about the runs changes."""
+    sc = load_scenario(resolve_path("baseline"), ["cohort=5", "horizon=30",
+                                                 "acquisition.base_rate=2"])
+    with_events = simulate(sc, seeds=range(6), events=True)
+    events, steps = with_events.events, with_events.steps
+    for seed, arrivals in steps.groupby("seed")["arrivals"].sum().items():
+        assert arrivals > 5  # more than the guessed room of 10 customers
+        assert (events["seed"] == seed).sum() == 5 + arrivals
+    assert steps.equals(simulate(sc, seeds=range(6)).steps)

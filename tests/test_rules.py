@@ -380,9 +380,9 @@ def test_the_move_guide_starts_each_search_at_or_below_the_touchpoint_a_full_cou
     u = np.concatenate([rs.random(20_000), cell_starts, cum[:, :-1].ravel()])
     u = u[u < 1.0]
     for here in range(8):
-        full = (u[:, None] >= cum[here, :-1][None, :]).sum(axis=1)
+        full = np.searchsorted(cum[here, :-1], u, side="right")  # bounds <= u
         start = guide[here, (u * L.MOVE_GUIDE_CELLS).astype(int)]
         assert np.all(start <= full)
         assert np.mean(start == full) > 0.95  # the search almost always stops at once
-        at_start = (cell_starts[:, None] >= cum[here, :-1][None, :]).sum(axis=1)
+        at_start = np.searchsorted(cum[here, :-1], cell_starts, side="right")
         assert np.array_equal(guide[here], at_start)

@@ -50,8 +50,7 @@ class Customer(CellAgent):
         m = self.model
         c = m.compiled
         rules.live_week(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.cum_transitions,
-                        c.move_guide,
-                        c.schedule, c.seg, c.par, m.company, m.tally, m.work)
+                        c.move_guide, c.schedule, c.seg, c.par, m.company, m.tally, m.work)
         self.cell = m.touchpoint_cells[self.touchpoint]
 
     def decide(self) -> None:
