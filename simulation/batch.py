@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import layout as L
-from . import rules
+from . import rng, rules
 from .compiled import Stacked
 
 
@@ -126,4 +126,5 @@ def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
     simulate_batch(np.ascontiguousarray(keys, dtype=np.uint64),
                    np.ascontiguousarray(variant, dtype=np.int64), *stacked,
                    out, events, agent_steps, customers)
+    rng.check_customer_range(int(customers.max(initial=0)))
     return out, events, agent_steps, customers

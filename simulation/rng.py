@@ -8,6 +8,12 @@ That is what makes the two engines identical and what gives strategy comparisons
 random numbers for free.
 
 Company-level draws (arrivals) use ``COMPANY`` as their customer number.
+
+The counter packs (customer, step, purpose) into disjoint bit fields of one 64-bit word:
+purpose in bits 0-15, step in bits 16-31, customer in bits 32-63. Within those ranges the
+map is injective, and the hash of the counter is a bijection, so no two draws of one run
+coincide. Scenarios are validated to stay inside the ranges (``scenario.MAX_HORIZON``,
+``MAX_CUSTOMERS`` here, checked again by the batch engine as customers arrive).
 """
 
 from __future__ import annotations
@@ -21,8 +27,17 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 _TO_UNIT_32 = 1.0 / 4294967296.0  # 2**-32
 
+# Bit fields of the counter (see the module docstring).
+N_PURPOSE_BITS = 16
+N_STEP_BITS = 16
+N_CUSTOMER_BITS = 32
+#: steps a run may reach: the step field's range
+MAX_STEP = 2**N_STEP_BITS - 1
+#: customers a run may ever admit (ids 0 .. MAX_CUSTOMERS - 1); the desk's queue packs ids
+#: in 30 bits (``rules._QUEUE_ID_BITS``), which binds before the counter's 32
+MAX_CUSTOMERS = 2**30
 #: the customer number used for company-level draws (never a real customer id)
-COMPANY = 2**40 - 1
+COMPANY = 2**N_CUSTOMER_BITS - 1
 
 # Draw purposes: one per random decision in the model. A purpose's draws never collide
 # with another's. Numbers are part of the reproducibility contract: do not renumber.
@@ -43,8 +58,9 @@ SILENT_CHURN = 14
 SEGMENT = 15
 REFERRED = 16
 ARRIVALS = 17
-# Normals may take extra draws keyed purpose + 32 + 64 k; purposes stay below 32.
-N_PURPOSE_BITS = 16
+# Normals may take extra draws keyed purpose + 32 + 64 k; purposes stay below 32. The slow
+# path's attempt k stays below 2**N_PURPOSE_BITS / 64 = 1024 unless ~1,000 successive
+# rejections happen, each with probability about 0.01: never, in any run that can be made.
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -57,11 +73,10 @@ def _mix(z):
 @njit(cache=True, error_model="numpy", inline="always")
 def bits(key, customer, step, purpose):
     """64 random bits for one (run key, customer, step, purpose)."""
-    counter = (
-        (np.uint64(customer) << np.uint64(24)) ^ (np.uint64(step) << np.uint64(N_PURPOSE_BITS))
-    ) ^ np.uint64(purpose)
-    # step and purpose occupy the low 40 bits, the customer the high bits (xor keeps the map
-    # injective for step < 2**24 and customer < 2**40); the key shifts the whole sequence.
+    counter = ((np.uint64(customer) << np.uint64(N_PURPOSE_BITS + N_STEP_BITS))
+               | (np.uint64(step) << np.uint64(N_PURPOSE_BITS)) | np.uint64(purpose))
+    # disjoint fields: injective for purpose, step < 2**16 and customer < 2**32; the key
+    # shifts the whole sequence
     return _mix(_mix(np.uint64(key) + counter * _GOLDEN))
 
 
@@ -240,6 +255,14 @@ def _cdf_below(mode, mean, pmf_mode):
         pmf = pmf * k / mean
         acc += pmf
     return acc
+
+
+def check_customer_range(customers: int) -> None:
+    """Refuse a run that admitted more customers than the streams keep apart. Reaching it
+    would take hundreds of GB of customer state; the check makes the limit a contract."""
+    if customers > MAX_CUSTOMERS:
+        raise OverflowError(f"a run admitted {customers:,} customers; the random streams "
+                            f"keep customers apart up to {MAX_CUSTOMERS:,}")
 
 
 def run_keys(root_seed: int, seeds) -> np.ndarray:

@@ -362,7 +362,7 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work):
 
 # ------------------------------------------------------------------ the service desk
 
-_QUEUE_ID_BITS = 30  # customer ids below 2**30
+_QUEUE_ID_BITS = 30  # customer ids below 2**30 = rng.MAX_CUSTOMERS
 _QUEUE_KEY_BITS = 20
 
 

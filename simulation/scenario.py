@@ -17,12 +17,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .rng import MAX_STEP
+
+
 LEVERS = ("capacity", "training", "recovery", "staff",
           "reliability", "consistency", "outreach", "self_service", "relationship")
 REACTIVE_LEVERS = LEVERS[:4]
 PROACTIVE_LEVERS = LEVERS[4:]
 CHANNELS = ("digital", "human", "physical")
 NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced")
+
+#: the longest horizon (100 years): well inside the weeks the random streams can tell apart
+MAX_HORIZON = 5200
+assert MAX_HORIZON <= MAX_STEP
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -260,7 +267,7 @@ class Economics(Strict):
 
 class Scenario(Strict):
     description: str = ""
-    horizon: Annotated[int, Field(ge=1, le=5200)] = 156
+    horizon: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = 156
     cohort: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
     touchpoints: Annotated[list[Touchpoint], Field(min_length=1)]
     journey: Journey

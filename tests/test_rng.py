@@ -104,6 +104,53 @@ def test_draws_differ_by_purpose_customer_step_and_key():
     assert rng.uniform(KEY, 3, 5, 7) != rng.uniform(KEY, 3, 7, 5)
 
 
+def _edges(limit):
+    """Values at both ends of ``range(limit)`` and at every power of two inside it, where a
+    field that spills into its neighbour would first collide."""
+    values = {0, 1, 2, limit - 2, limit - 1}
+    bit = 1
+    while bit < limit:
+        values |= {bit - 1, bit}
+        bit <<= 1
+    return sorted(v for v in values if 0 <= v < limit)
+
+
+def test_counter_is_injective_at_the_edges_of_every_field():
+    from simulation.scenario import MAX_HORIZON
+
+    customers = _edges(rng.MAX_CUSTOMERS) + [rng.COMPANY]
+    steps = _edges(MAX_HORIZON + 1)
+    purposes = _edges(2**rng.N_PURPOSE_BITS)
+    draws = [rng.bits(KEY, c, s, p) for c in customers for s in steps for p in purposes]
+    assert len(set(draws)) == len(draws)  # about 85,000 draws at the edges, no two alike
+
+
+def test_week_256_does_not_replay_another_customers_draws():
+    # the old counter xor-ed step << 16 into customer << 24: step 256 was customer 1
+    for purpose in range(1, 18):
+        assert rng.bits(KEY, 1, 0, purpose) != rng.bits(KEY, 0, 256, purpose)
+        assert rng.bits(KEY, 7, 3, purpose) != rng.bits(KEY, 6, 3 + 256, purpose)
+
+
+def test_the_validated_ranges_fit_the_counter_fields():
+    from simulation.rules import _QUEUE_ID_BITS
+    from simulation.scenario import MAX_HORIZON, Scenario
+
+    assert MAX_HORIZON <= rng.MAX_STEP < 2**rng.N_STEP_BITS
+    assert rng.MAX_CUSTOMERS <= 2**_QUEUE_ID_BITS < rng.COMPANY < 2**rng.N_CUSTOMER_BITS
+    assert rng.N_PURPOSE_BITS + rng.N_STEP_BITS + rng.N_CUSTOMER_BITS == 64
+    fields = Scenario.model_fields
+    assert max(m.le for m in fields["horizon"].metadata if hasattr(m, "le")) == MAX_HORIZON
+    cohort_max = max(m.le for m in fields["cohort"].metadata if hasattr(m, "le"))
+    assert cohort_max < rng.MAX_CUSTOMERS
+
+
+def test_a_run_past_the_customer_range_is_refused():
+    rng.check_customer_range(rng.MAX_CUSTOMERS)
+    with pytest.raises(OverflowError, match="random streams"):
+        rng.check_customer_range(rng.MAX_CUSTOMERS + 1)
+
+
 def test_company_draws_are_not_any_customers_draws():
     company = {rng.bits(KEY, rng.COMPANY, s, rng.ARRIVALS) for s in range(500)}
     customers = {rng.bits(KEY, c, s, p) for c in range(200) for s in range(500)

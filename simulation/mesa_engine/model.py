@@ -83,6 +83,7 @@ class JourneyModel(mesa.Model):
 
     def _admit(self, step: int, count: int, referred_share: float) -> None:
         first = self.n_customers
+        rng.check_customer_range(first + count)
         if first + count > self.fs.shape[1]:
             self._grow(2 * (first + count))
         rules.admit(self.fs, self.ist, first, count, step, self.key, self.compiled.seg,
