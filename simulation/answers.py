@@ -31,7 +31,7 @@ def labelled_runs(res: Results | StudyResults) -> tuple[pd.DataFrame, list[str],
     """
     if isinstance(res, Results):
         return res.summary(), res.labels, res.labels[0]
-    labels = res.labels()
+    labels = res.point_labels()
     runs = res.runs.assign(variant=res.runs["point"].map(labels))
     reference = res.reference["label"] if res.reference is not None else labels.iloc[0]
     return runs, list(labels), reference

@@ -132,7 +132,7 @@ def _print_table(results: Results, with_differences: bool) -> None:
     n = results.steps["seed"].nunique()
     horizon = int(results.steps["step"].max())
     click.echo(f"{n} seeds, horizon {horizon} weeks, engine {results.manifest['engine']}; "
-               "mean [95% CI] at the horizon")
+               "mean [95% CI over seeds] at the horizon")
     names = {"cohort_retention": "retention", "profit_total": "profit (total)",
              "contacts": "contacts/week", "clv": "CLV/customer"}
     for label, group in table.groupby("variant", sort=False):
@@ -281,7 +281,8 @@ def _tell_study(folder: Path) -> None:
 
     res = load_results(folder)
     seeds = int(res.runs.groupby("point")["seed"].nunique().min())
-    click.echo(f"{len(res.labels())} points x {seeds} seeds; mean [95% CI] at the horizon")
+    click.echo(f"{len(res.point_labels())} points x {seeds} seeds; "
+               "mean [95% CI over seeds] at the horizon")
     for line in best_lines(res):
         click.echo(f"  {line}")
     click.echo(f"results: {folder} (cxsim report {folder} for the full tables and figures)")

@@ -34,7 +34,7 @@ def curves(res) -> tuple:
         return res.steps, res.labels
     points = res.points.set_index("point")
     varied = [c for c in points.columns if c != "label"]
-    names = res.labels()
+    names = res.point_labels()
     if len(varied) == 1:  # the value alone; the reference point keeps its label
         names = points[varied[0]].astype(str).reindex(names.index).fillna(names)
     return res.steps.assign(variant=res.steps["point"].map(names)), list(names)
@@ -46,7 +46,7 @@ def _n_seeds(steps) -> int:
 
 def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
     """Mean of ``column`` per week for each variant, with a band (CI or spread). Returns
-    whether any band is wide enough to be seen (half a percent of the axis)."""
+    whether any band is wide enough to be seen (a hundredth of the y axis as it stands)."""
     steps, labels = curves(res)
     if column == "cumulative_profit":
         steps = steps.assign(cumulative_profit=cumulative_profit(steps))
@@ -63,8 +63,8 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
     ax.grid(alpha=0.3)
     if column == "cumulative_profit":
         _money_axis(ax)
-    span = float(bands["high"].max() - bands["low"].min()) or 1.0
-    return widest > 0.005 * span
+    low, high = ax.get_ylim()
+    return widest > 0.01 * (high - low)
 
 
 def _legend_entries(ax, band_visible: bool, kind: str):
@@ -94,8 +94,8 @@ def retention_figure(res, kind: str = "ci"):
     """Retention curves of the starting cohort, one per variant, with bands."""
     steps, labels = curves(res)
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    visible = plot_over_time(res, "cohort_retention", ax, kind)
     ax.set_ylim(0, 1.02)
+    visible = plot_over_time(res, "cohort_retention", ax, kind)
     ax.set_title(f"Retention of the starting cohort: {' vs '.join(labels)}\n"
                  f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
     ax.legend(*_legend_entries(ax, visible, kind), fontsize=8, ncol=2, loc="lower left")
@@ -193,7 +193,8 @@ def frontier_figure(res, parameter: str):
         ax.set_title(AXIS[output].split(" (")[0])
     horizon = int(res.steps["step"].max())
     name = "Reactive–proactive frontier" if parameter == "strategy.mix" else f"Effect of {parameter}"
-    fig.suptitle(f"{name}: outcomes at week {horizon} at equal budget")
+    budget = "" if parameter == "strategy.budget" else " at equal budget"
+    fig.suptitle(f"{name}: outcomes at week {horizon}{budget}")
     fig.tight_layout()
     return fig
 
@@ -274,7 +275,7 @@ def study_figures(res):
     varied = [c for c in res.points.columns if c not in ("point", "label")]
     numeric = [c for c in varied if _is_numeric(res.points[c])]
     figures = []
-    if len(res.labels()) <= 6 and "cohort_retention" in res.steps.columns:
+    if len(res.point_labels()) <= 6 and "cohort_retention" in res.steps.columns:
         figures.append(("retention", retention_figure(res)))
         if _panel_columns(res.steps):
             figures.append(("outcomes", panels_figure(res)))

@@ -54,7 +54,7 @@ def _what_was_run(res, seeds: int) -> str:
                 f"({', '.join(res.labels)}), {seeds} seeds each, on the "
                 f"{res.manifest['engine']} engine.")
     study = res.manifest["study"]
-    n_points = len(res.labels())
+    n_points = len(res.point_labels())
     reference = (f" (the design's {len(res.points)} and the reference strategy "
                  f"{study['reference']})" if res.reference is not None else "")
     return (f"The study {res.manifest.get('study_file', '')}: a {study['design']['kind']} "
@@ -76,7 +76,7 @@ def _study_sections(res: StudyResults):
     table, reference = comparison(res, STUDY_OUTPUTS)
     rows = []
     for point, group in res.runs.groupby("point"):
-        row = {"point": res.labels()[point]}
+        row = {"point": res.point_labels()[point]}
         for output in STUDY_OUTPUTS:
             m, lo, hi = mean_interval(group[output].to_numpy(), bounds=OUTPUT_RANGE.get(output))
             row[f"{output} [95% CI]"] = interval(m, lo, hi)
@@ -100,7 +100,8 @@ def write_report(res: Results | StudyResults, path: str | Path) -> Path:
                "The answer": best_lines(res, ANSWERED) or
                ["One strategy only: nothing is compared (see the table)."],
                "What it rests on": rests_on(res, seeds)}
-    provenance = (f"engine {res.manifest.get('engine')}, root seed {res.manifest.get('root_seed')}, "
+    provenance = (f"engine {res.manifest.get('engine')}, "
+                  f"root seed {res.manifest.get('root_seed')}, "
                   f"{seeds} seeds, cxsim {res.manifest['versions'].get('cxsim')}, "
                   f"commit {res.manifest.get('git_commit')}, created {res.manifest.get('created')}")
     if path.suffix == ".md":

@@ -343,7 +343,7 @@ class StudyResults:
     manifest: dict
     reference: pd.Series | None = None
 
-    def labels(self) -> pd.Series:
+    def point_labels(self) -> pd.Series:
         """Every point's label by point index, the reference's included."""
         labels = self.points.set_index("point")["label"]
         if self.reference is not None:

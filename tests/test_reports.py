@@ -131,7 +131,7 @@ def test_sweep_ends_with_a_summary_of_the_results(swept):
     res = load_results(folder)
     assert "5 points x 10 seeds" in stdout
     best = res.runs.groupby("point")["profit_total"].mean().idxmax()
-    label = res.labels()[best]
+    label = res.point_labels()[best]
     assert f"Highest total profit: {label}," in stdout
     assert stdout.strip().splitlines()[-1].startswith(f"results: {folder}")
 
