@@ -70,17 +70,25 @@ def best_lines(res: Results | StudyResults, outputs=ANSWERED) -> list[str]:
             d = (by_seed[best] - by_seed[reference]).dropna().to_numpy()
             d_m, d_lo, d_hi = mean_interval(d)
             text += f" Against {reference}: {interval(d_m, d_lo, d_hi, signed=True)}."
+        worse = [label for label in labels if label != reference and label in by_seed
+                 and mean_interval((by_seed[label] - by_seed[reference]).dropna()
+                                   .to_numpy())[2] < 0]
+        if worse:
+            text += (f" Lower than {reference}, with the whole interval of the paired "
+                     f"difference below zero: {'; '.join(worse)}.")
         lines.append(text)
     return lines
 
 
-def difference_table(table: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """The comparison as text: one row per variant and output, numbers as the CLI prints
-    them, and what pairing did to each difference's interval."""
+def difference_table(table: pd.DataFrame, reference: str, means: bool = True) -> pd.DataFrame:
+    """The comparison as text: one row per variant and output (with its mean, unless
+    ``means`` is false), numbers as the CLI prints them, and what pairing did to each
+    difference's interval."""
     rows = []
     for row in table.itertuples():
-        item = {"variant": row.variant, "output": row.output,
-                "mean [95% CI]": interval(row.mean, row.ci_low, row.ci_high)}
+        item = {"variant": row.variant, "output": row.output}
+        if means:
+            item["mean [95% CI]"] = interval(row.mean, row.ci_low, row.ci_high)
         if row.variant != reference and "diff" in table:
             item[f"difference to {reference} [95% CI, paired]"] = interval(
                 row.diff, row.diff_low, row.diff_high, signed=True)

@@ -84,7 +84,8 @@ def _study_sections(res: StudyResults):
     tables = [("Outcomes at the horizon by point", pd.DataFrame(rows))]
     if len(res.points) <= 40:  # a readable table; large designs are read through figures
         tables.append((f"Paired differences to {reference}",
-                       difference_table(table[table["variant"] != reference], reference)))
+                       difference_table(table[table["variant"] != reference], reference,
+                                        means=False)))
     figures = [(name.replace("_", " "), fig) for name, fig in plots.study_figures(res)]
     return _key_parameters(scenario, varied), varied_table(res), tables, figures
 

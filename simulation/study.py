@@ -232,11 +232,13 @@ def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
     data = read_toml(path)
     if seeds is not None:
         data["seeds"] = seeds
+    data, problems = _without_unknown_keys(data, str(path))
     try:
         study = Study.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError([_name_allowed_keys(line) for line in
-                             format_validation_error(str(path), err)]) from None
+        problems += format_validation_error(str(path), err)
+    if problems:
+        raise ScenarioError(problems)
     scenario_path = Path(study.scenario)
     if not scenario_path.is_absolute():
         beside = path.parent / scenario_path
@@ -259,22 +261,30 @@ def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
     return loaded
 
 
-#: the keys a study file may hold at each level, for the "unknown key" message
-_STUDY_KEYS = {"": Study, "design": Design, "parameters": Parameter, "expectations": Expectation}
+def _without_unknown_keys(data: dict, source: str) -> tuple[dict, list[str]]:
+    """The study data without keys a study file cannot hold, and one line for each of them
+    naming the keys allowed where it stands."""
+    problems = []
 
+    def known(node, model, where: str):
+        if not isinstance(node, dict):
+            return node
+        allowed = list(model.model_fields)
+        for key in node:
+            if key not in allowed:
+                problems.append(f"{source}: {where}{key}: unknown key in a study file (allowed"
+                                f"{' in ' + where.rstrip('.') if where else ''}: "
+                                f"{', '.join(allowed)}; see docs/studies.md)")
+        return {k: v for k, v in node.items() if k in allowed}
 
-def _name_allowed_keys(line: str) -> str:
-    """An unknown key in a study file: say it is not a study key, and which keys are."""
-    if not line.endswith("unknown key (not part of the scenario schema)"):
-        return line
-    where = line.rsplit(": ", 2)[-2]
-    parts = [p for p in where.split(".") if not p.isdigit()]
-    section = parts[0] if len(parts) > 1 else ""
-    model = _STUDY_KEYS.get(section, Study)
-    allowed = ", ".join(model.model_fields)
-    return (line[:-len("unknown key (not part of the scenario schema)")]
-            + f"unknown key in a study file (allowed{' in ' + section if section else ''}: "
-            f"{allowed}; see docs/studies.md)")
+    data = known(data, Study, "")
+    if "design" in data:
+        data["design"] = known(data["design"], Design, "design.")
+    for section, model in (("parameters", Parameter), ("expectations", Expectation)):
+        if isinstance(data.get(section), list):
+            data[section] = [known(item, model, f"{section}.{i}.")
+                             for i, item in enumerate(data[section])]
+    return data, problems
 
 
 def _check_expectations(loaded: LoadedStudy, source: str) -> None:

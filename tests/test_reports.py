@@ -113,6 +113,12 @@ def test_report_says_what_the_strategies_are_the_answer_and_what_it_rests_on(rep
     assert "capacity 40%" in report_text and "reliability 30%" in report_text
     assert "Highest retention of the starting cohort:" in report_text
     assert "measure only the randomness of the simulated customers" in report_text
+    # spending less is more profitable over 30 weeks: every point earns less than none
+    profit = report_text.split("Highest total profit: ")[1].split("</li>")[0]
+    assert profit.startswith("none (reference),")
+    assert profit.endswith("difference below zero: strategy.budget=500, strategy.mix=0; "
+                           "strategy.budget=500, strategy.mix=1; strategy.budget=1000, "
+                           "strategy.mix=0; strategy.budget=1000, strategy.mix=1.")
     assert "say nothing about whether the model's assumptions" in report_text
 
 
