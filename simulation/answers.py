@@ -97,24 +97,26 @@ def difference_table(table: pd.DataFrame, reference: str, means: bool = True) ->
     return pd.DataFrame(rows).fillna("")
 
 
-def strategy_words(scenario: dict) -> list[str]:
-    """What the strategies are, from the scenario's own camps and budget."""
+def strategy_words(scenario: dict, budget_varied: bool = False) -> list[str]:
+    """What the strategies are, from the scenario's own camps and budget (or, when a study
+    varies the budget, without claiming one)."""
     sc = Scenario.model_validate(scenario)
 
     def shares(camp: dict) -> str:
         return ", ".join(f"{lever.replace('_', ' ')} {camp[lever]:.0%}" for lever in LEVERS
                          if camp.get(lever, 0) > 0)
 
-    budget = number(sc.strategy.budget)
+    budget = ("the budget of its point (strategy.budget is varied)" if budget_varied
+              else f"the same budget, {number(sc.strategy.budget)} a week,")
     return [
-        f"Every strategy spends the same budget, {budget} a week, on nine levers, "
-        "except none, which spends nothing.",
+        f"Every strategy spends {budget} on nine levers, except none, which spends nothing.",
         f"reactive: the reactive camp's allocation, all on service after a problem "
         f"({shares(sc.camps.reactive)}).",
         f"proactive: the proactive camp's allocation, all on designing problems out "
         f"({shares(sc.camps.proactive)}).",
         "mix=x (strategy.mix = x): a share 1 − x of the budget follows the reactive "
         "allocation and x the proactive one; balanced is mix 0.5.",
+        f"The base scenario's strategy (where nothing else is said): {sc.strategy.label}.",
     ]
 
 

@@ -97,7 +97,8 @@ def write_report(res: Results | StudyResults, path: str | Path) -> Path:
     build = _study_sections if isinstance(res, StudyResults) else _results_sections
     params, varied, tables, figures = build(res)
     summary = {"What was run": [_what_was_run(res, seeds)],
-               "The strategies": strategy_words(res.manifest["scenarios"][0]),
+               "The strategies": strategy_words(res.manifest["scenarios"][0],
+                                                _budget_varied(res)),
                "The answer": best_lines(res, ANSWERED) or
                ["One strategy only: nothing is compared (see the table)."],
                "What it rests on": rests_on(res, seeds)}
@@ -111,6 +112,11 @@ def write_report(res: Results | StudyResults, path: str | Path) -> Path:
         text = _html(summary, params, varied, tables, figures, provenance)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _budget_varied(res) -> bool:
+    return isinstance(res, StudyResults) and any(
+        p["path"] == "strategy.budget" for p in res.manifest["study"]["parameters"])
 
 
 def _unit(res) -> str:
