@@ -5,7 +5,6 @@ of ``sweep`` use these, so a figure in one place is the figure in the other.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .numbers import interval, narrowing_words, number

@@ -132,7 +132,8 @@ def _print_table(results: Results, with_differences: bool) -> None:
     n = results.steps["seed"].nunique()
     horizon = int(results.steps["step"].max())
     click.echo(f"{n} seeds, horizon {horizon} weeks, engine {results.manifest['engine']}; "
-               "mean [95% CI over seeds] at the horizon")
+               "mean [95% CI over seeds] at the horizon"
+               + ("; with so few seeds the intervals are rough" if n < 10 else ""))
     names = {"cohort_retention": "retention", "profit_total": "profit (total)",
              "contacts": "contacts/week", "clv": "CLV/customer"}
     for label, group in table.groupby("variant", sort=False):
