@@ -73,8 +73,9 @@ def best_lines(res: Results | StudyResults, outputs=ANSWERED) -> list[str]:
                  and mean_interval((by_seed[label] - by_seed[reference]).dropna()
                                    .to_numpy())[2] < 0]
         if worse:
+            named = "; ".join(worse) if len(worse) <= 8 else f"{len(worse)} of {len(labels) - 1}"
             text += (f" Lower than {reference}, with the whole interval of the paired "
-                     f"difference below zero: {'; '.join(worse)}.")
+                     f"difference below zero: {named}.")
         lines.append(text)
     return lines
 
