@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .numbers import interval, narrowing_words, number
 from .results import HEADLINE, Results, ResultsError
 from .scenario import ScenarioError, bundled_scenarios, load_scenario, resolve_path
 
@@ -131,19 +132,19 @@ def _print_table(results: Results, with_differences: bool) -> None:
     n = results.steps["seed"].nunique()
     horizon = int(results.steps["step"].max())
     click.echo(f"{n} seeds, horizon {horizon} weeks, engine {results.manifest['engine']}; "
-               "mean [95% CI] at the horizon")
+               "mean [95% CI over seeds] at the horizon"
+               + ("; with so few seeds the intervals are rough" if n < 10 else ""))
     names = {"cohort_retention": "retention", "profit_total": "profit (total)",
              "contacts": "contacts/week", "clv": "CLV/customer"}
     for label, group in table.groupby("variant", sort=False):
         click.echo(f"\n  {label}")
         for row in group.itertuples():
-            text = f"    {names.get(row.output, row.output):<16} {_fmt(row.mean):>12} " \
-                   f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
+            text = f"    {names.get(row.output, row.output):<16} {number(row.mean):>12} " \
+                   f"[{number(row.ci_low)}, {number(row.ci_high)}]"
             if with_differences and label != results.labels[0]:
-                text += (f"   vs {results.labels[0]}: {_fmt(row.diff, signed=True)} "
-                         f"[{_fmt(row.diff_low, signed=True)}, {_fmt(row.diff_high, signed=True)}]"
-                         + (" (the same difference in every seed)" if row.diff_low == row.diff_high
-                            else f" (pairing x{row.narrowing:.1f} narrower)"))
+                text += (f"   vs {results.labels[0]}: "
+                         f"{interval(row.diff, row.diff_low, row.diff_high, signed=True)} "
+                         f"({narrowing_words(row.narrowing)})")
             click.echo(text)
 
 
@@ -156,19 +157,13 @@ def _tell(results: Results, folder: Path, as_json: bool, with_differences: bool)
         click.echo(f"\nresults: {folder}")
 
 
-def _fmt(x: float, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return f"{x:{sign},.0f}" if abs(x) >= 1000 else f"{x:{sign}.3g}"
-
-
-def _write(results: Results, folder: Path, panels: bool = True) -> None:
-    """The results folder with its retention curves (and outcome panels, unless told not)."""
+def _write(results: Results, folder: Path) -> None:
+    """The results folder with the figures `cxsim plot` draws: retention and outcomes."""
     from . import plots
 
     results.save(folder)
     plots.save(plots.retention_figure(results), folder / "retention.png")
-    if panels:
-        plots.save(plots.panels_figure(results), folder / "outcomes.png")
+    plots.save(plots.panels_figure(results), folder / "outcomes.png")
 
 
 # ---------------------------------------------------------------------------- commands
@@ -217,7 +212,7 @@ def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, stra
     folder = _out_folder(out, scenario, "run")
     seeds = seeds or (200 if engine == "batch" else 3)
     results = _simulate([sc], seeds, root_seed, engine, events)
-    _write(results, folder, panels=False)  # `cxsim plot` draws the outcome panels on demand
+    _write(results, folder)
     _tell(results, folder, as_json, with_differences=False)
 
 
@@ -275,8 +270,23 @@ def sweep(study_file, seeds, workers, scheduler, out, resume):
     folder = out if resume else _out_folder(out, str(study_file), "sweep")
     report = _run_sweep(loaded, folder, make_executor(scheduler, workers), resume)
     click.echo(f"{report['computed']} chunk(s) computed, {report['skipped']} already done, "
-               f"{report['seconds']:.1f} s; results: {folder}")
+               f"{report['seconds']:.1f} s")
     _write_study_figures(folder)
+    _tell_study(folder)
+
+
+def _tell_study(folder: Path) -> None:
+    """A short summary of a study's results: its size, the best points, where to look."""
+    from .answers import best_lines
+    from .results import load_results
+
+    res = load_results(folder)
+    seeds = int(res.runs.groupby("point")["seed"].nunique().min())
+    click.echo(f"{len(res.point_labels())} points x {seeds} seeds; "
+               "mean [95% CI over seeds] at the horizon")
+    for line in best_lines(res):
+        click.echo(f"  {line}")
+    click.echo(f"results: {folder} (cxsim report {folder} for the full tables and figures)")
 
 
 def _run_sweep(loaded, folder, executor, resume):
@@ -290,7 +300,7 @@ def _run_sweep(loaded, folder, executor, resume):
     try:
         with progress:
             return run_study(loaded, folder, executor=executor, resume=resume,
-                             progress=lambda chunk: advance(chunk.runs))
+                             progress=advance)
     except KeyboardInterrupt:
         done = sum(1 for _ in (Path(folder) / "chunks").glob("runs-*.parquet"))
         click.echo(f"interrupted: {done} of {len(chunks)} chunks kept in {folder}; "
@@ -375,6 +385,10 @@ def sensitivity(study_file, seeds, outputs, out, workers, scheduler):
                folder / "sensitivity.png")
     with _pandas_wide():
         click.echo(table.round(4).to_string(index=False))
+    doubtful = table[table["warning"].astype(bool)]
+    if not doubtful.empty:
+        click.echo(f"warning: {len(doubtful)} of {len(table)} indices come from a sample too "
+                   "small to trust (see the warning column); raise design.samples")
     click.echo(f"results: {folder}")
 
 
@@ -431,3 +445,23 @@ def report(results_dir, fmt):
 
     path = write_report(load_results(results_dir), results_dir / f"report.{fmt}")
     click.echo(str(path))
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the tables (default: RESULTS_DIR/csv; must be new or empty).")
+def export(results_dir, fmt, out):
+    """Tables for spreadsheets: one row per run (runs.csv), per run and week (steps.csv)
+    and, for a study, per point (points.csv); varied parameters in every row."""
+    from .export import write_csv
+    from .results import load_results
+
+    res = load_results(results_dir)
+    out = out or results_dir / fmt
+    if out.exists() and any(out.iterdir()):
+        raise click.UsageError(f"--out {out}: folder exists and is not empty; "
+                               "choose a new folder (exports are never overwritten)")
+    for path in write_csv(res, out):
+        click.echo(str(path))

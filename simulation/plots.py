@@ -10,7 +10,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .results import Results, cumulative_profit, step_bands  # noqa: E402
+from .results import (OUTPUT_RANGE, Results, cumulative_profit, mean_interval,  # noqa: E402
+                      step_bands)
 
 BAND_LABEL = {"ci": "95% CI of the mean", "spread": "10–90% of seeds"}
 
@@ -33,7 +34,9 @@ def curves(res) -> tuple:
         return res.steps, res.labels
     points = res.points.set_index("point")
     varied = [c for c in points.columns if c != "label"]
-    names = points[varied[0]].astype(str) if len(varied) == 1 else points["label"]
+    names = res.point_labels()
+    if len(varied) == 1:  # the value alone; the reference point keeps its label
+        names = points[varied[0]].astype(str).reindex(names.index).fillna(names)
     return res.steps.assign(variant=res.steps["point"].map(names)), list(names)
 
 
@@ -41,39 +44,61 @@ def _n_seeds(steps) -> int:
     return int(steps.groupby("variant")["seed"].nunique().min())
 
 
-def plot_over_time(res, column: str, ax, kind: str = "ci") -> None:
-    """Mean of ``column`` per week for each variant, with a band (CI or spread)."""
+def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
+    """Mean of ``column`` per week for each variant, with a band (CI or spread). Returns
+    whether any band is wide enough to be seen (a hundredth of the y axis as it stands)."""
     steps, labels = curves(res)
     if column == "cumulative_profit":
         steps = steps.assign(cumulative_profit=cumulative_profit(steps))
     bands = step_bands(steps, column, kind)
+    widest = 0.0
     for label in labels:
         b = bands[bands["variant"] == label]
         line, = ax.step(b["step"], b["mean"], where="post", label=f"{label} (mean)")
         ax.fill_between(b["step"], b["low"], b["high"], step="post", alpha=0.25,
-                        color=line.get_color(), label=f"{label}: {BAND_LABEL[kind]}")
+                        color=line.get_color())
+        widest = max(widest, float((b["high"] - b["low"]).max()))
     ax.set_xlabel("week")
     ax.set_ylabel(PANELS.get(column, column))
     ax.grid(alpha=0.3)
     if column == "cumulative_profit":
         _money_axis(ax)
+    low, high = ax.get_ylim()
+    return widest > 0.01 * (high - low)
 
 
-def _money_axis(ax) -> None:
+def _legend_entries(ax, band_visible: bool, kind: str):
+    """The lines of ``ax``, and one entry for the shading only when a band can be seen."""
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    if band_visible:
+        handles.append(Patch(color="grey", alpha=0.25))
+        labels.append(f"shaded: {BAND_LABEL[kind]}")
+    return handles, labels
+
+
+def _band_words(band_visible: bool, kind: str) -> str:
+    return (f"band = {BAND_LABEL[kind]}" if band_visible
+            else f"{BAND_LABEL[kind]} narrower than the lines")
+
+
+def _money_axis(ax, axis: str = "y") -> None:
+    """Ticks as 3.26M, 120k: no offset text (``1e6``) to collide with the axis label."""
     from matplotlib.ticker import FuncFormatter
 
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _short(value)))
+    getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda value, _: _short(value)))
 
 
 def retention_figure(res, kind: str = "ci"):
     """Retention curves of the starting cohort, one per variant, with bands."""
     steps, labels = curves(res)
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    plot_over_time(res, "cohort_retention", ax, kind)
     ax.set_ylim(0, 1.02)
+    visible = plot_over_time(res, "cohort_retention", ax, kind)
     ax.set_title(f"Retention of the starting cohort: {' vs '.join(labels)}\n"
-                 f"({_n_seeds(steps)} seeds each; band = {BAND_LABEL[kind]})")
-    ax.legend(fontsize=8, ncol=2, loc="lower left")
+                 f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
+    ax.legend(*_legend_entries(ax, visible, kind), fontsize=8, ncol=2, loc="lower left")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.1, top=0.88)
     return fig
 
@@ -91,16 +116,17 @@ def panels_figure(res, kind: str = "ci"):
     columns = _panel_columns(steps)
     rows = (len(columns) + 2) // 3
     fig, axes = plt.subplots(rows, 3, figsize=(15, 4.25 * rows + 0.5), dpi=100, squeeze=False)
+    visible = False
     for ax, column in zip(axes.flat, columns):
-        plot_over_time(res, column, ax, kind)
+        visible |= plot_over_time(res, column, ax, kind)
         ax.set_title(PANELS[column].split(" (")[0])
     for ax in list(axes.flat)[len(columns):]:
         ax.set_visible(False)
-    handles, legend_labels = axes.flat[0].get_legend_handles_labels()
+    handles, legend_labels = _legend_entries(axes.flat[0], visible, kind)
     fig.legend(handles, legend_labels, loc="lower center", ncol=min(4, len(legend_labels)),
                fontsize=9)
     fig.suptitle(f"Customer outcomes over time: {' vs '.join(labels)} "
-                 f"({_n_seeds(steps)} seeds each; band = {BAND_LABEL[kind]})")
+                 f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
     fig.tight_layout(rect=(0, 0.1 if rows > 1 else 0.18, 1, 0.96))
     return fig
 
@@ -114,28 +140,28 @@ def save(fig, path: str | Path) -> Path:
 
 # ------------------------------------------------------------------------------ studies
 
-def _point_means(runs, output: str):
-    from .results import mean_interval
-
-    rows = []
-    for point, group in runs.groupby("point"):
-        mean, low, high = mean_interval(group[output].to_numpy())
-        rows.append((point, mean, low, high))
-    return rows
-
-
-def plot_frontier(points, runs, parameter: str, output: str, ax) -> None:
-    """Output at the horizon against one numeric parameter, with 95% CIs, best point marked."""
+def plot_frontier(points, runs, parameter: str, output: str, ax, reference=None) -> None:
+    """Output at the horizon against one numeric parameter, with 95% CIs, best point marked
+    (and said to lie at the edge of the range studied when it does); the study's reference
+    strategy (``reference``: its row of point index and label), when given, is a horizontal
+    line with its interval."""
+    rows = [(p, *mean_interval(g[output].to_numpy(), bounds=OUTPUT_RANGE.get(output)))
+            for p, g in runs[runs["point"].isin(points["point"])].groupby("point")]
     values = points.set_index("point")[parameter].astype(float)
-    rows = _point_means(runs, output)
     x = np.array([values[p] for p, *_ in rows], dtype=float)
     mean, low, high = (np.array(column, dtype=float) for column in list(zip(*rows))[1:])
-    low, high = mean - low, high - mean
-    ax.errorbar(x, mean, yerr=[low, high], marker="o", capsize=3,
-                label=f"mean, 95% CI ({runs['seed'].nunique()} seeds)")
+    n_seeds = runs["seed"].nunique()
+    ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3,
+                label=f"mean, 95% CI ({n_seeds} seeds)")
+    if reference is not None:
+        ref = runs[runs["point"] == reference["point"]][output].to_numpy()
+        r_mean, r_low, r_high = mean_interval(ref, bounds=OUTPUT_RANGE.get(output))
+        ax.axhline(r_mean, color="black", linestyle="--", linewidth=1,
+                   label=f"{reference['label']}: mean, 95% CI band")
+        ax.axhspan(r_low, r_high, color="black", alpha=0.12)
     best = int(np.argmax(mean))
     ax.scatter([x[best]], [mean[best]], s=160, facecolors="none", edgecolors="red", zorder=5,
-               label=f"best: {parameter} = {x[best]:g}")
+               label=f"best {parameter} studied: {x[best]:g}" + _edge_note(x, best, parameter))
     ax.set_xlabel(parameter + (" (0 = all reactive, 1 = all proactive)"
                                if parameter == "strategy.mix" else ""))
     ax.set_ylabel(AXIS.get(output, output))
@@ -143,6 +169,15 @@ def plot_frontier(points, runs, parameter: str, output: str, ax) -> None:
     ax.legend(fontsize=8)
     if output in ("profit_total", "clv"):
         _money_axis(ax)
+
+
+def _edge_note(x: np.ndarray, best: int, parameter: str) -> str:
+    """Said of a best point at an end of the values studied."""
+    if len(x) < 2 or x[best] not in (x.min(), x.max()):
+        return ""
+    if parameter == "strategy.mix":
+        return " (an end of the possible range)"
+    return " (edge of the range studied: the best may lie beyond)"
 
 
 AXIS = {"cohort_retention": "share of starting cohort active at the horizon",
@@ -154,36 +189,76 @@ AXIS = {"cohort_retention": "share of starting cohort active at the horizon",
 def frontier_figure(res, parameter: str):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), dpi=100)
     for ax, output in zip(axes, ("cohort_retention", "profit_total")):
-        plot_frontier(res.points, res.runs, parameter, output, ax)
+        plot_frontier(res.points, res.runs, parameter, output, ax, res.reference)
         ax.set_title(AXIS[output].split(" (")[0])
     horizon = int(res.steps["step"].max())
     name = "Reactive–proactive frontier" if parameter == "strategy.mix" else f"Effect of {parameter}"
-    fig.suptitle(f"{name}: outcomes at week {horizon} at equal budget")
+    budget = "" if parameter == "strategy.budget" else " at equal budget"
+    fig.suptitle(f"{name}: outcomes at week {horizon}{budget}")
     fig.tight_layout()
     return fig
+
+
+#: parameters that choose the strategy: a heatmap over one of them shows its effect
+STRATEGY_PATHS = ("strategy.mix", "strategy.name")
 
 
 def heatmap_figure(res, parameters: list[str], output: str = "cohort_retention"):
-    """Mean output at the horizon over a two-parameter grid."""
+    """Mean output at the horizon over a two-parameter grid.
+
+    When one parameter chooses the strategy, the cells are coloured by the strategy's effect:
+    the paired difference to the first strategy value in the same row (so the colour shows
+    which strategy wins for each value of the other parameter, not how that parameter shifts
+    every strategy); each cell prints the mean and the difference, the best in a row is boxed.
+    """
+    strategy = [p for p in parameters if p in STRATEGY_PATHS]
+    rows_by, columns_by = parameters
+    if strategy and strategy[0] != columns_by:
+        rows_by, columns_by = columns_by, rows_by
     means = res.runs.groupby("point")[output].mean()
     table = res.points.assign(value=res.points["point"].map(means))
-    grid = table.pivot_table(index=parameters[0], columns=parameters[1], values="value")
-    fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
-    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    grid = table.pivot_table(index=rows_by, columns=columns_by, values="value", sort=False)
+    values = grid.to_numpy()
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
+    name = AXIS.get(output, output)
+    n_seeds = res.runs["seed"].nunique()
+    if strategy:
+        first = grid.columns[0]
+        effect = values - values[:, :1]
+        limit = np.nanmax(np.abs(effect)) or 1.0
+        image = ax.imshow(effect, origin="lower", aspect="auto", cmap="RdBu",
+                          vmin=-limit, vmax=limit)
+        for (r, c), v in np.ndenumerate(values):
+            text = _short(v) if c == 0 else f"{_short(v)}\n({_signed_short(effect[r, c])})"
+            ax.text(c, r, text, ha="center", va="center", fontsize=8,
+                    color="white" if abs(effect[r, c]) > 0.6 * limit else "black")
+        for r, best in enumerate(np.nanargmax(values, axis=1)):
+            ax.add_patch(plt.Rectangle((best - 0.5, r - 0.5), 1, 1, fill=False,
+                                       edgecolor="black", linewidth=2))
+        fig.colorbar(image, ax=ax, label=f"difference to {columns_by} = {first} in the same "
+                                         f"row\n({name.split(' (')[0]})")
+        ax.set_title(f"Effect of {columns_by} on {name.split(' (')[0]}, by {rows_by}\n"
+                     f"colour: difference to {columns_by} = {first} (mean of {n_seeds} paired "
+                     f"seeds per cell); box: the best in each row")
+    else:
+        image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
+        middle = np.nanmean([np.nanmin(values), np.nanmax(values)])
+        for (r, c), v in np.ndenumerate(values):  # dark text on the bright cells
+            ax.text(c, r, _short(v), ha="center", va="center", fontsize=9,
+                    color="black" if v > middle else "white")
+        fig.colorbar(image, ax=ax, label=name)
+        ax.set_title(f"{name.split(' (')[0].capitalize()}\n"
+                     f"by {rows_by} and {columns_by} (mean of {n_seeds} seeds per cell)")
     ax.set_xticks(range(len(grid.columns)), [f"{c}" for c in grid.columns])
     ax.set_yticks(range(len(grid.index)), [f"{i}" for i in grid.index])
-    ax.set_xlabel(parameters[1])
-    ax.set_ylabel(parameters[0])
-    middle = np.nanmean([np.nanmin(grid.to_numpy()), np.nanmax(grid.to_numpy())])
-    for (r, c), v in np.ndenumerate(grid.to_numpy()):  # dark text on the bright cells
-        ax.text(c, r, _short(v), ha="center", va="center", fontsize=9,
-                color="black" if v > middle else "white")
-    fig.colorbar(image, ax=ax, label=AXIS.get(output, output))
-    ax.set_title(f"{AXIS.get(output, output).split(' (')[0].capitalize()}\n"
-                 f"by {parameters[0]} and {parameters[1]} "
-                 f"(mean of {res.runs['seed'].nunique()} seeds per cell)")
+    ax.set_xlabel(columns_by)
+    ax.set_ylabel(rows_by)
     fig.tight_layout()
     return fig
+
+
+def _signed_short(value: float) -> str:
+    return ("+" if value > 0 else "") + _short(value)
 
 
 def _short(value: float) -> str:
@@ -200,7 +275,7 @@ def study_figures(res):
     varied = [c for c in res.points.columns if c not in ("point", "label")]
     numeric = [c for c in varied if _is_numeric(res.points[c])]
     figures = []
-    if len(res.points) <= 6 and "cohort_retention" in res.steps.columns:
+    if len(res.point_labels()) <= 6 and "cohort_retention" in res.steps.columns:
         figures.append(("retention", retention_figure(res)))
         if _panel_columns(res.steps):
             figures.append(("outcomes", panels_figure(res)))
@@ -233,10 +308,17 @@ def sensitivity_figure(table, kind: str):
         else:
             ax.barh(y, t["mu_star"], 0.6, xerr=t["mu_star_conf"], label="μ* (mean |effect|)")
             ax.set_xlabel("Morris μ* (output units per unit range), 95% CI")
-        ax.set_yticks(y, t["parameter"])
+            _money_axis(ax, "x")
+        doubtful = t["warning"].astype(bool).to_numpy() if "warning" in t else np.zeros(len(t))
+        ax.set_yticks(y, [f"{name} (!)" if flag else name
+                          for name, flag in zip(t["parameter"], doubtful)])
         ax.set_title(AXIS.get(output, output).split(" (")[0])
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="x")
-    fig.suptitle(f"Sensitivity of outcomes to the varied parameters ({kind})")
+    title = f"Sensitivity of outcomes to the varied parameters ({kind})"
+    if "warning" in table and table["warning"].astype(bool).any():
+        title += "\n(!) sample too small to trust this index: " + \
+                 "; ".join(sorted(set(w for w in table["warning"] if w)))
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -124,14 +124,72 @@ def _t_quantile(level, dof):
     return stdtrit(dof, 0.5 + level / 2)
 
 
-def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its t confidence interval (lo, hi); a single value has a zero-width interval."""
+#: the range each output can take: (low, high), None where it is unbounded on that side.
+#: Intervals of these outputs are computed so that they stay inside it (see mean_interval).
+_UNIT = (0.0, 1.0)
+_NON_NEGATIVE = (0.0, None)
+OUTPUT_RANGE = {
+    "cohort_retention": _UNIT, "satisfaction": _UNIT, "trust": _UNIT, "expectation": _UNIT,
+    "csat": _UNIT, "resolution_rate": _UNIT, "burnout": _UNIT, "mood": (-1.0, 1.0),
+    "nps": (-100.0, 100.0),
+    **{name: _NON_NEGATIVE for name in ("active", "cohort_active", "arrivals", "churned",
+                                        "effort", "contacts", "served", "backlog", "wait",
+                                        "caught", "self_served", "revenue", "cost",
+                                        "cohort_revenue", "cost_total", "clv")},
+}
+
+#: how the intervals are computed, for reports and the terminal
+INTERVAL_METHOD = ("95% confidence interval of the mean over seeds (Student t; for outputs "
+                   "with a bounded range, such as shares, NPS and counts, computed on the "
+                   "logit or log scale so that it stays within the possible range)")
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95,
+                  bounds: tuple[float | None, float | None] | None = None
+                  ) -> tuple[float, float, float]:
+    """Mean and its confidence interval (lo, hi) over independent runs.
+
+    Without ``bounds``: the Student t interval. With ``bounds`` (the output's possible
+    range): the t interval of the mean on the logit scale (both bounds) or log scale (one
+    bound), by the delta method, mapped back, so that few seeds cannot give a share above
+    1 or a negative count; with many seeds it is the plain t interval. A single value, or
+    values that are all equal, have a zero-width interval.
+    """
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
         return mean, mean, mean
     half = _t_quantile(level, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return mean, mean - half, mean + half
+    if half == 0 or bounds is None:
+        return mean, mean - half, mean + half
+    return (mean, *_bounded(mean, half, bounds))
+
+
+def _bounded(mean: float, half: float, bounds) -> tuple[float, float]:
+    """The interval mean ± half carried to the scale that respects ``bounds`` and back."""
+    low, high = bounds
+    if low is not None and high is not None:
+        width = high - low
+        p = (mean - low) / width
+        if not 0 < p < 1:  # at a bound every value is that bound: nothing varies
+            return mean, mean
+        z = np.log(p / (1 - p))
+        dz = half / width / (p * (1 - p))
+        lo, hi = (low + width / (1 + np.exp(-(z + s * dz))) for s in (-1, 1))
+        return float(lo), float(hi)
+    if low is not None:
+        shift = mean - low
+        if shift <= 0:
+            return mean, mean
+        factor = np.exp(half / shift)
+        return float(low + shift / factor), float(low + shift * factor)
+    if high is not None:
+        shift = high - mean
+        if shift <= 0:
+            return mean, mean
+        factor = np.exp(half / shift)
+        return float(high - shift * factor), float(high - shift / factor)
+    return mean - half, mean + half
 
 
 def compare_runs(runs: pd.DataFrame, outputs, baseline: str, level: float = 0.95) -> pd.DataFrame:
@@ -146,7 +204,8 @@ def compare_runs(runs: pd.DataFrame, outputs, baseline: str, level: float = 0.95
     for label, group in runs.groupby("variant", sort=False):
         group = group.set_index("seed")
         for output in outputs:
-            mean, lo, hi = mean_interval(group[output].to_numpy(), level)
+            mean, lo, hi = mean_interval(group[output].to_numpy(), level,
+                                         OUTPUT_RANGE.get(output))
             row = {"variant": label, "output": output, "mean": mean, "ci_low": lo, "ci_high": hi}
             if label != baseline:
                 common = group.index.intersection(base.index)
@@ -175,7 +234,8 @@ def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
                level: float = 0.95) -> pd.DataFrame:
     """Per variant and step: the mean and a band.
 
-    ``kind="ci"``: the t confidence interval of the mean at ``level``;
+    ``kind="ci"``: the confidence interval of the mean at ``level`` (as mean_interval,
+    within the output's possible range);
     ``kind="spread"``: the 10th to 90th percentile across seeds.
     """
     if kind not in ("ci", "spread"):
@@ -185,8 +245,11 @@ def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
     if kind == "ci":
         t = _t_quantile(level, np.maximum(frame["n"] - 1, 1))
         half = np.where(frame["n"] > 1, t * frame["sd"].fillna(0) / np.sqrt(frame["n"]), 0.0)
-        frame["low"] = frame["mean"] - half
-        frame["high"] = frame["mean"] + half
+        bounds = OUTPUT_RANGE.get(column)
+        ends = [(m - h, m + h) if bounds is None or h == 0 else _bounded(m, h, bounds)
+                for m, h in zip(frame["mean"].to_numpy(), half)]
+        frame["low"] = [lo for lo, _ in ends]
+        frame["high"] = [hi for _, hi in ends]
     else:
         q = grouped.quantile([0.1, 0.9]).unstack()
         frame["low"] = q[0.1].to_numpy()
@@ -267,12 +330,26 @@ def read_manifest(folder: Path, kinds=(RESULTS_KIND, STUDY_KIND)) -> dict:
 
 @dataclass
 class StudyResults:
-    """A study's store read back: one row per point, per run, and per run and step."""
+    """A study's store read back: one row per point, per run, and per run and step.
+
+    ``points`` are the design's points. A study with a reference strategy has one more
+    point, ``reference`` (its row: point index and label, no parameter values); its runs
+    are in ``runs`` and ``steps`` like any other point's.
+    """
 
     points: pd.DataFrame
     runs: pd.DataFrame
     steps: pd.DataFrame
     manifest: dict
+    reference: pd.Series | None = None
+
+    def point_labels(self) -> pd.Series:
+        """Every point's label by point index, the reference's included."""
+        labels = self.points.set_index("point")["label"]
+        if self.reference is not None:
+            labels = pd.concat([labels, pd.Series({self.reference["point"]:
+                                                   self.reference["label"]})])
+        return labels
 
 
 def load_results(folder: str | Path) -> Results | StudyResults:
@@ -284,7 +361,12 @@ def load_results(folder: str | Path) -> Results | StudyResults:
         from .store import StudyStore
 
         points, runs, steps, manifest = StudyStore(folder).read()
-        return StudyResults(points=points, runs=runs, steps=steps, manifest=manifest)
+        reference = None
+        if (manifest.get("study") or {}).get("reference"):
+            reference = points.iloc[-1][["point", "label"]]
+            points = points.iloc[:-1]
+        return StudyResults(points=points, runs=runs, steps=steps, manifest=manifest,
+                            reference=reference)
     try:
         steps = pd.read_parquet(folder / "steps.parquet")
         events_path = folder / "events.parquet"

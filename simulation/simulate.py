@@ -36,7 +36,7 @@ def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int]
     mixes, parameter points); run i of every variant uses the same random numbers (common
     random numbers), so variants are compared seed by seed. ``seeds`` is a count or a list
     of run indices under ``root_seed``. ``events=True`` also keeps per-customer join and
-    churn steps. ``progress(done_runs)`` is called as runs finish (batch: per chunk).
+    churn steps. ``progress(done_runs)`` is called as runs finish (batch: about every second).
     """
     variants = [scenario] if isinstance(scenario, Scenario) else list(scenario)
     if labels is None:
@@ -57,7 +57,13 @@ def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int]
                                agent_steps=int(agent_steps), elapsed=elapsed)
 
 
-def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int = 256):
+def _run_batch(variants, seed_list, root_seed, events, progress, seconds_per_chunk=1.0,
+               max_chunk=256):
+    """Runs in chunks sized to take about ``seconds_per_chunk`` each (so a progress bar
+    moves every second or so), at most ``max_chunk`` runs. Every run depends only on its
+    own key, so the numbers do not depend on how the runs are chunked."""
+    import numba
+
     from .batch import run_batch
 
     stacked = stack([compile_scenario(v) for v in variants])
@@ -69,8 +75,10 @@ def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int
     capacity = max(v.cohort for v in variants) * 2 if events else 0
     out = np.empty((runs, variants[0].horizon + 1, L.N_OUT))  # variants share the horizon
     evs, steps = [], 0
-    for start in range(0, runs, chunk_runs):
-        stop = min(runs, start + chunk_runs)
+    start, size = 0, min(max_chunk, numba.get_num_threads())
+    while start < runs:
+        stop = min(runs, start + size)
+        began = time.perf_counter()
         while True:  # with events: until every run's customers fit (rarely a second pass)
             _, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
                                                       variant[start:stop],
@@ -84,6 +92,9 @@ def _run_batch(variants, seed_list, root_seed, events, progress, chunk_runs: int
         steps += int(agent_steps.sum())
         if progress is not None:
             progress(stop - start)
+        rate = (stop - start) / max(time.perf_counter() - began, 1e-6)
+        size = int(min(max_chunk, max(1, min(rate * seconds_per_chunk, 4 * size))))
+        start = stop
     return out, (evs if events else None), steps
 
 

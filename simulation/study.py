@@ -93,6 +93,7 @@ class Expectation(_Strict):
 
 class Study(_Strict):
     description: str = ""
+    reference: str | None = None  # a strategy every point is compared with, run as one more point
     scenario: str
     overrides: list[str] = []
     seeds: Annotated[int, Field(ge=1, le=1_000_000)] = 100
@@ -118,26 +119,37 @@ class Study(_Strict):
 
 
 class LoadedStudy:
-    """A validated study with its base scenario and its points."""
+    """A validated study with its base scenario and its points.
+
+    The design's points come first; a study with a ``reference`` strategy has one more
+    point at the end, ``{}`` (no varied parameter: the base scenario with that strategy).
+    """
 
     def __init__(self, study: Study, source: str, base: Scenario):
         self.study = study
         self.source = source
         self.base = base
-        self.points = design_points(study)
+        self.points = design_points(study) + ([{}] if study.reference else [])
+
+    @property
+    def design_size(self) -> int:
+        """The number of the design's points (the reference point is not one of them)."""
+        return len(self.points) - (1 if self.study.reference else 0)
 
     @property
     def labels(self) -> list[str]:
-        return [point_label(p) for p in self.points]
+        return [point_label(p) if p else reference_label(self.study.reference)
+                for p in self.points]
 
     def variant(self, index: int) -> Scenario:
-        return apply_point(self.base, self.study.parameters, self.points[index],
-                           f"{self.source}: point {index}")
+        return point_variant(self.base, self.study.parameters, self.points[index],
+                             self.study.reference, f"{self.source}: point {index}")
 
     def fingerprint(self) -> str:
         """Identifies the work: a resumed study must have the same fingerprint."""
-        payload = {"study": self.study.model_dump(mode="json", exclude={"expectations",
-                                                                         "description"}),
+        exclude = {"expectations", "description"} | ({"reference"} if self.study.reference
+                                                      is None else set())
+        payload = {"study": self.study.model_dump(mode="json", exclude=exclude),
                    "base": self.base.model_dump(mode="json", exclude_none=True)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -148,6 +160,18 @@ def point_label(point: dict) -> str:
 
 def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def reference_label(strategy: str) -> str:
+    return f"{strategy} (reference)"
+
+
+def point_variant(base: Scenario, parameters: list[Parameter], point: dict,
+                  reference: str | None, source: str) -> Scenario:
+    """The scenario of one point; the empty point is the reference strategy."""
+    if not point:
+        return base.with_strategy(reference)
+    return apply_point(base, parameters, point, source)
 
 
 def apply_point(base: Scenario, parameters: list[Parameter], point: dict,
@@ -208,10 +232,13 @@ def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
     data = read_toml(path)
     if seeds is not None:
         data["seeds"] = seeds
+    data, problems = _without_unknown_keys(data, str(path))
     try:
         study = Study.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(format_validation_error(str(path), err)) from None
+        problems += format_validation_error(str(path), err)
+    if problems:
+        raise ScenarioError(problems)
     scenario_path = Path(study.scenario)
     if not scenario_path.is_absolute():
         beside = path.parent / scenario_path
@@ -221,10 +248,43 @@ def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
     for i, parameter in enumerate(study.parameters):  # every path must exist in the scenario
         apply_point(base, [parameter], loaded.points[0],
                     f"{path}: parameters.{i} ({parameter.path})")
+    if study.reference is not None:
+        try:
+            base.with_strategy(study.reference)
+        except ScenarioError as err:
+            raise ScenarioError([f"{path}: reference: {study.reference!r} is not a strategy "
+                                 "(a name such as none, reactive, proactive, balanced, or "
+                                 f"mix=0..1): {err.problems[0]}"]) from None
     for i in range(len(loaded.points)):
         loaded.variant(i)
     _check_expectations(loaded, str(path))
     return loaded
+
+
+def _without_unknown_keys(data: dict, source: str) -> tuple[dict, list[str]]:
+    """The study data without keys a study file cannot hold, and one line for each of them
+    naming the keys allowed where it stands."""
+    problems = []
+
+    def known(node, model, where: str):
+        if not isinstance(node, dict):
+            return node
+        allowed = list(model.model_fields)
+        for key in node:
+            if key not in allowed:
+                problems.append(f"{source}: {where}{key}: unknown key in a study file (allowed"
+                                f"{' in ' + where.rstrip('.') if where else ''}: "
+                                f"{', '.join(allowed)}; see docs/studies.md)")
+        return {k: v for k, v in node.items() if k in allowed}
+
+    data = known(data, Study, "")
+    if "design" in data:
+        data["design"] = known(data["design"], Design, "design.")
+    for section, model in (("parameters", Parameter), ("expectations", Expectation)):
+        if isinstance(data.get(section), list):
+            data[section] = [known(item, model, f"{section}.{i}.")
+                             for i, item in enumerate(data[section])]
+    return data, problems
 
 
 def _check_expectations(loaded: LoadedStudy, source: str) -> None:

@@ -10,24 +10,27 @@ import pandas as pd
 from .executors import InProcess
 from .scenario import Scenario
 from .store import StudyStore, plan_chunks
-from .study import LoadedStudy, Parameter, apply_point
+from .study import LoadedStudy, Parameter, point_variant
 
 
 def run_chunk(base: dict, parameters: list[dict], points: list[dict],
               point_indices: tuple[int, ...], seeds: tuple[int, ...], root_seed: int,
-              outputs: list[str]):
+              outputs: list[str], reference: str | None = None, progress=None):
     """Simulate one chunk; plain arguments in, (runs, steps, agent-steps) out (safe to ship
-    to workers)."""
+    to workers). ``progress(runs)`` is called as runs finish (in-process only)."""
     from .simulate import simulate
 
     scenario = Scenario.model_validate(base)
     params = [Parameter.model_validate(p) for p in parameters]
-    variants = [apply_point(scenario, params, points[i], f"point {i}") for i in point_indices]
+    variants = [point_variant(scenario, params, points[i], reference, f"point {i}")
+                for i in point_indices]
     labels = [str(i) for i in point_indices]
     try:
-        results = [simulate(variants, seeds=list(seeds), root_seed=root_seed, labels=labels)]
+        results = [simulate(variants, seeds=list(seeds), root_seed=root_seed, labels=labels,
+                            progress=progress)]
     except ValueError:  # points that change the journey's shape cannot share one batch
-        results = [simulate(v, seeds=list(seeds), root_seed=root_seed, labels=[label])
+        results = [simulate(v, seeds=list(seeds), root_seed=root_seed, labels=[label],
+                            progress=progress)
                    for v, label in zip(variants, labels)]
     runs = pd.concat([r.summary() for r in results], ignore_index=True)
     steps = pd.concat([r.steps[["variant", "seed", "step", *outputs]] for r in results],
@@ -42,7 +45,8 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
     """Compute every unfinished chunk of the study into ``folder``. Returns a small report
     (chunks computed and skipped, seconds, agent-steps simulated).
 
-    ``progress(chunk)`` is called after each chunk is written.
+    ``progress(runs)`` is called as runs finish: in this process every few seconds, on a
+    cluster as each chunk is written.
     """
     executor = executor or InProcess()
     study = loaded.study
@@ -57,13 +61,15 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
         if not resume:
             store.create(loaded, chunks, **executor.describe())
         parameters = [p.model_dump(mode="json") for p in study.parameters]
+        in_process = isinstance(executor, InProcess) and progress is not None
         tasks = [(c, (base, parameters, loaded.points, c.points, c.seeds, study.root_seed,
-                      list(study.outputs))) for c in todo]
+                      list(study.outputs), study.reference,
+                      progress if in_process else None)) for c in todo]
         agent_steps = 0
         for chunk, (runs, steps, chunk_agent_steps) in executor.imap(run_chunk, tasks):
             store.write(chunk, runs, steps)
             agent_steps += chunk_agent_steps
-            if progress is not None:
-                progress(chunk)
+            if progress is not None and not in_process:
+                progress(chunk.runs)
     return {"chunks": len(chunks), "computed": len(todo), "skipped": len(chunks) - len(todo),
             "seconds": time.perf_counter() - started, "agent_steps": agent_steps}

@@ -8,7 +8,7 @@ import pytest
 
 from simulation import load_scenario, simulate
 from simulation import plots
-from simulation.results import StudyResults, mean_interval, step_bands
+from simulation.results import OUTPUT_RANGE, StudyResults, mean_interval, step_bands
 from simulation.scenario import resolve_path
 
 
@@ -30,7 +30,8 @@ def test_retention_curves_are_the_band_means_and_bounds(compared, kind):
         np.testing.assert_allclose(line.get_ydata(), b["mean"].to_numpy())
         ys = np.concatenate([p.vertices[:, 1] for p in collection.get_paths()])
         assert ys.min() == pytest.approx(b["low"].min()) and ys.max() == pytest.approx(b["high"].max())
-        assert plots.BAND_LABEL[kind] in collection.get_label()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend.count(f"shaded: {plots.BAND_LABEL[kind]}") == 1  # once, not per variant
     assert ax.get_xlabel() == "week" and "share" in ax.get_ylabel()
     assert " vs ".join(compared.labels) in ax.get_title()
     plots.plt.close(fig)
@@ -44,12 +45,27 @@ def test_spread_band_is_the_10_90_percentiles(compared):
     assert row["high"] == pytest.approx(np.percentile(last["nps"], 90))
 
 
-def test_ci_band_is_the_t_interval(compared):
-    bands = step_bands(compared.steps, "trust", "ci")
+@pytest.mark.parametrize("column", ["trust", "profit"])
+def test_ci_band_is_the_interval_of_the_mean_within_the_range(compared, column):
+    """Trust (0-1) gets the bounded interval; profit, unbounded, the plain t interval."""
+    bands = step_bands(compared.steps, column, "ci")
     last = compared.steps[(compared.steps["variant"] == "none") & (compared.steps["step"] == 20)]
     row = bands[(bands["variant"] == "none") & (bands["step"] == 20)].iloc[0]
-    mean, low, high = mean_interval(last["trust"].to_numpy())
+    mean, low, high = mean_interval(last[column].to_numpy(), bounds=OUTPUT_RANGE.get(column))
     assert (row["mean"], row["low"], row["high"]) == pytest.approx((mean, low, high))
+    assert (column in OUTPUT_RANGE) == (column == "trust")
+
+
+def test_invisible_bands_are_not_in_the_legend(compared):
+    """One seed: every band has zero width, so the legend lists the lines only and the
+    title says the interval is narrower than the lines."""
+    one = compared.steps[compared.steps["seed"] == 0]
+    res = type(compared)(steps=one, manifest=compared.manifest)
+    fig = plots.retention_figure(res)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == [f"{v} (mean)" for v in compared.labels]
+    assert "narrower than the lines" in fig.axes[0].get_title()
+    plots.plt.close(fig)
 
 
 def test_cumulative_profit_panel_is_the_running_sum(compared):
@@ -79,6 +95,31 @@ def test_frontier_marks_the_best_point():
     best = np.asarray(retention_ax.collections[-1].get_offsets(), dtype=float)[0]
     np.testing.assert_allclose(best, [0.5, means[1]])
     assert np.asarray(profit_ax.collections[-1].get_offsets(), dtype=float)[0, 0] == 0.0
+    labels = [t.get_text() for t in profit_ax.get_legend().get_texts()]
+    assert any("an end of the possible range" in t for t in labels)  # best at mix 0
+    labels = [t.get_text() for t in retention_ax.get_legend().get_texts()]
+    assert not any("range" in t for t in labels)  # best in the middle
+    plots.plt.close(fig)
+
+
+def test_frontier_draws_the_reference_and_flags_a_best_point_at_the_edge():
+    rng = np.random.default_rng(4)
+    points = pd.DataFrame({"point": range(3), "label": ["a", "b", "c"],
+                           "desk.base_capacity": [60.0, 90.0, 120.0]})
+    runs = pd.DataFrame({"point": np.repeat(range(4), 20), "seed": np.tile(range(20), 4),
+                         "cohort_retention": np.repeat([0.5, 0.6, 0.7, 0.65], 20)
+                         + rng.normal(0, .01, 80),
+                         "profit_total": np.repeat([1.0, 2.0, 3.0, 9.0], 20)})
+    res = StudyResults(points=points, runs=runs, steps=pd.DataFrame({"step": [52]}),
+                       manifest={"study": {"design": {"kind": "grid"}}},
+                       reference=pd.Series({"point": 3, "label": "none (reference)"}))
+    fig = plots.frontier_figure(res, "desk.base_capacity")
+    retention_ax, profit_ax = fig.axes
+    reference = [line for line in profit_ax.lines if line.get_label().startswith("none")][0]
+    np.testing.assert_allclose(reference.get_ydata(), [9.0, 9.0])  # above every point
+    assert len(retention_ax.lines[0].get_xdata()) == 3  # the reference is no point on the line
+    labels = [t.get_text() for t in retention_ax.get_legend().get_texts()]
+    assert any("edge of the range studied" in t for t in labels)
     plots.plt.close(fig)
 
 
@@ -95,7 +136,38 @@ def test_heatmap_cells_are_the_point_means():
     fig = plots.heatmap_figure(res, ["strategy.budget", "strategy.mix"])
     image = fig.axes[0].images[0].get_array()
     means = runs.groupby("point")["cohort_retention"].mean().to_numpy().reshape(2, 3)
-    np.testing.assert_allclose(np.asarray(image), means)
+    # coloured by the strategy's effect: the difference to mix 0 in the same row
+    np.testing.assert_allclose(np.asarray(image), means - means[:, :1])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert plots._short(means[1, 2]) in texts[5]  # the cell still prints the mean
     assert fig.axes[0].get_xlabel() == "strategy.mix"
     assert fig.axes[0].get_ylabel() == "strategy.budget"
+    plots.plt.close(fig)
+
+
+def test_heatmap_without_a_strategy_parameter_shows_the_means():
+    grid = [(b, c) for b in (0.5, 1.0) for c in (60, 90)]
+    points = pd.DataFrame({"point": range(4), "label": [str(g) for g in grid],
+                           "churn.effort": [g[0] for g in grid],
+                           "desk.base_capacity": [g[1] for g in grid]})
+    runs = pd.DataFrame({"point": np.repeat(range(4), 5), "seed": np.tile(range(5), 4),
+                         "cohort_retention": np.linspace(0.5, 0.9, 20)})
+    res = StudyResults(points=points, runs=runs, steps=pd.DataFrame({"step": [52]}),
+                       manifest={"study": {"design": {"kind": "grid"}}})
+    fig = plots.heatmap_figure(res, ["churn.effort", "desk.base_capacity"])
+    means = runs.groupby("point")["cohort_retention"].mean().to_numpy().reshape(2, 2)
+    np.testing.assert_allclose(np.asarray(fig.axes[0].images[0].get_array()), means)
+    plots.plt.close(fig)
+
+
+def test_morris_axis_of_money_has_no_offset_text():
+    table = pd.DataFrame({"output": ["profit_total"] * 2, "parameter": ["a", "b"],
+                          "mu_star": [2.5e6, 1.2e6], "mu_star_conf": [1e5, 3e6],
+                          "sigma": [1.0, 1.0], "warning": ["", "CI as wide as mu*"]})
+    fig = plots.sensitivity_figure(table, "morris")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b (!)"]
+    assert "too small to trust" in fig._suptitle.get_text()
     plots.plt.close(fig)
