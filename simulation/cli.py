@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -278,7 +279,11 @@ def dashboard(scenario, port, host):
     try:
         sys.exit(server.wait())
     except KeyboardInterrupt:
-        server.wait()  # it got the same Ctrl-C; let it close its connections
+        server.send_signal(signal.SIGINT)  # (a Ctrl-C in the terminal has reached it too)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
         raise
 
 

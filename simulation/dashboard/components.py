@@ -39,7 +39,17 @@ def _frame(figure, update, model):
         update()
         return figure.png()
 
-    solara.Image(solara.use_memo(render, [figure, model, model.steps]))
+    solara.Image(solara.use_memo(render, [figure, model, model.steps]), width="100%")
+
+
+def journey_caption(model) -> str:
+    """This week's numbers behind the journey map."""
+    customers, failures = model.customers_at(), model.failures
+    here = ", ".join(f"{t.name} {customers[k]:,} ({failures[k]})"
+                     for k, t in enumerate(model.scenario.touchpoints))
+    return (f"Week {model.week}: desk backlog {int(model.row[L.O_BACKLOG]):,}, "
+            f"{int(model.row[L.O_CONTACTS]):,} contacts. Customers at each touchpoint "
+            f"(failed visits): {here}.")
 
 
 @solara.component
@@ -47,10 +57,8 @@ def JourneyMap(model):
     """The touchpoint network: customers at each touchpoint and its failures this week."""
     update_counter.get()
     figure = solara.use_memo(lambda: JourneyMapFigure(model.scenario), [model])
-    _frame(figure, lambda: figure.update(model.customers_at(), model.failures, model.week,
-                                         int(model.row[L.O_BACKLOG]),
-                                         int(model.row[L.O_CONTACTS])), model)
-    solara.Text(settings_caption(model), classes=["cxsim-settings"])
+    _frame(figure, lambda: figure.update(model.customers_at(), model.failures), model)
+    solara.Text(journey_caption(model), classes=["cxsim-journey", "text-caption"])
 
 
 @solara.component
@@ -60,7 +68,9 @@ def LivePlots(model):
     frame = model.datacollector.get_model_vars_dataframe()
     figure = solara.use_memo(lambda: LivePanelsFigure(model.horizon), [model])
     _frame(figure, lambda: figure.update(frame, live_title(model)), model)
-    solara.Text(weeks_caption(frame), classes=["cxsim-weeks"])
+    solara.Text(weeks_caption(frame), classes=["cxsim-weeks", "text-caption"])
+    solara.Markdown("", style="margin: 0")  # a line break between the captions
+    solara.Text(settings_caption(model), classes=["cxsim-settings", "text-caption"])
 
 
 @solara.component

@@ -96,16 +96,15 @@ def journey_positions(scenario) -> dict[int, tuple[float, float]]:
 
 class JourneyMapFigure(LiveFigure):
     """The journey map: each touchpoint's disc has an area proportional to the customers
-    visiting it this week and a colour for the share of those visits that failed (the
-    counts are written beside it)."""
+    visiting it this week and a colour for the share of those visits that failed."""
 
-    def __init__(self, scenario, width: float = 7.0, height: float = 4.4):
+    def __init__(self, scenario, width: float = 7.0, height: float = 3.6):
         super().__init__(width, height)
         self.names = [t.name for t in scenario.touchpoints]
         positions = journey_positions(scenario)
         self.xy = np.array([positions[k] for k in range(len(self.names))])
         fig = self.fig
-        fig.subplots_adjust(left=0.02, right=0.97, bottom=0.13, top=0.9)
+        fig.subplots_adjust(left=0.02, right=0.85, bottom=0.15, top=0.9)
         ax = self.ax = fig.subplots()
         for src, row in scenario.journey.transitions.items():
             a = positions[self.names.index(src)]
@@ -122,42 +121,39 @@ class JourneyMapFigure(LiveFigure):
             self.xy[:, 0], self.xy[:, 1], s=np.full(len(self.names), 80.0),
             c=np.zeros(len(self.names)), cmap=FAILURE_CMAP, norm=self.norm,
             edgecolors="0.25", linewidths=0.8, zorder=3))
-        self.labels = [self.animate(ax.annotate(
-            name, self.xy[k], xytext=(0, -25), textcoords="offset points", ha="center",
-            va="top", fontsize=7.5, zorder=4)) for k, name in enumerate(self.names)]
-        colourbar = fig.colorbar(self.discs, ax=ax, shrink=0.75, pad=0.01, fraction=0.05)
-        colourbar.set_label("share of this week's visits that failed")
+        # the names sit below the largest disc; this week's counts are written beside the
+        # map (redrawing eight labels a week would cost more than the rest of the frame)
+        for k, name in enumerate(self.names):
+            ax.annotate(name, self.xy[k], xytext=(0, -35), textcoords="offset points",
+                        ha="center", va="top", fontsize=8, zorder=4)
+        colourbar = fig.colorbar(self.discs, cax=fig.add_axes((0.88, 0.22, 0.018, 0.62)))
+        colourbar.set_label("share of this week's visits that failed", fontsize=8)
+        colourbar.ax.tick_params(labelsize=8)
         ax.set_xlim(self.xy[:, 0].min() - 0.6, self.xy[:, 0].max() + 0.6)
-        ax.set_ylim(self.xy[:, 1].min() - 0.95, self.xy[:, 1].max() + 0.6)
+        ax.set_ylim(self.xy[:, 1].min() - 0.75, self.xy[:, 1].max() + 0.5)
         stages = list(dict.fromkeys(t.stage for t in scenario.touchpoints))
         ax.set_xticks(range(len(stages)), stages)
         ax.set_yticks([])
         ax.set_xlabel("journey stage (disc area ∝ customers at the touchpoint this week)")
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
-        self.title = self.animate(ax.set_title("", fontsize=10))
+        ax.set_title("Journey map: where the customers are this week, and what failed",
+                     fontsize=10)
 
-    def update(self, customers: np.ndarray, failures: np.ndarray, week: int, backlog: int,
-               contacts: int) -> None:
+    def update(self, customers: np.ndarray, failures: np.ndarray) -> None:
         total = max(int(customers.sum()), 1)
-        sizes = 80.0 + 4000.0 * customers / total
-        self.discs.set_sizes(sizes)
+        self.discs.set_sizes(80.0 + 4000.0 * customers / total)
         self.discs.set_array(failures / np.maximum(customers, 1))
-        for k, label in enumerate(self.labels):
-            label.set_text(f"{self.names[k]}\n{customers[k]:,} here · {failures[k]} failed")
-            label.xyann = (0.0, -(np.sqrt(sizes[k]) / 2.0 + 3.0))  # just below the disc
-        self.title.set_text(f"Journey map, week {week}: desk backlog {backlog:,}, "
-                            f"contacts {contacts:,} this week")
 
 
 class LivePanelsFigure(LiveFigure):
     """The live run's weekly outputs so far: retention, NPS, desk contacts and backlog,
     burnout."""
 
-    def __init__(self, horizon: int, width: float = 7.0, height: float = 4.6):
+    def __init__(self, horizon: int, width: float = 7.0, height: float = 3.9):
         super().__init__(width, height)
         fig = self.fig
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.1, top=0.86, hspace=0.32,
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.12, top=0.85, hspace=0.38,
                             wspace=0.3)
         self.axes = fig.subplots(2, 2, sharex=True).ravel()
         self.lines = []
@@ -194,10 +190,10 @@ class BandsFigure(LiveFigure):
     """Each comparison variant's mean and 10–90% spread across seeds (the background), with
     the live run's weeks so far drawn over them."""
 
-    def __init__(self, results: Results, width: float = 7.0, height: float = 3.6):
+    def __init__(self, results: Results, width: float = 7.0, height: float = 3.4):
         super().__init__(width, height)
         fig = self.fig
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.85, wspace=0.3)
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.15, top=0.84, wspace=0.3)
         axes = fig.subplots(1, 2)
         n_seeds = results.steps["seed"].nunique()
         self.lines = []
