@@ -54,14 +54,11 @@ def _toml_value(value) -> str:
     raise TypeError(f"overrides: cannot use a {type(value).__name__} as a scenario value")
 
 
-def scenario_overrides(*, cohort=None, horizon=None, strategy=None, mix=None, budget=None,
+def scenario_overrides(*, cohort=None, horizon=None, mix=None, budget=None,
                        overrides: Mapping | None = None) -> list[str]:
-    """The keywords of ``JourneyModel`` as ``--set`` overrides, in the order they apply:
+    """``JourneyModel``'s scenario keywords as ``--set`` overrides, in the order they apply:
     the ``overrides`` mapping first (``{"desk.base_capacity": 60}``; a path ending in ``*``
     multiplies: ``{"touchpoints.*.failure_rate*": 2}``), then the named fields."""
-    if strategy is not None and mix is not None:
-        raise ValueError(f"give strategy or mix, not both (got strategy={strategy!r}, "
-                         f"mix={mix!r})")
     texts = [f"{path}={_toml_value(value)}" for path, value in (overrides or {}).items()]
     if cohort is not None:
         texts.append(f"cohort={_toml_value(cohort)}")
@@ -103,10 +100,12 @@ class JourneyModel(mesa.Model):
         super().__init__(seed=int(key % np.uint64(2**31)))  # Mesa's own rng only shuffles
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(resolve_path(scenario))
+        if strategy is not None and mix is not None:
+            raise ValueError(f"give strategy or mix, not both (got strategy={strategy!r}, "
+                             f"mix={mix!r})")
         if strategy is not None:
             scenario = scenario.with_strategy(strategy)
-        changes = scenario_overrides(cohort=cohort, horizon=horizon, strategy=strategy, mix=mix,
-                                     budget=budget,
+        changes = scenario_overrides(cohort=cohort, horizon=horizon, mix=mix, budget=budget,
                                      overrides=overrides)
         if changes:
             scenario = apply_overrides(scenario, changes, source="JourneyModel")
