@@ -170,3 +170,19 @@ def test_the_live_plots_hold_every_week_and_grow_their_scale(little):
         np.testing.assert_array_equal(line.get_ydata(), frame[column].to_numpy())
     desk = figure.axes[2]
     assert desk.get_ylim()[1] >= frame[["contacts", "backlog"]].to_numpy().max()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no_such_scenario.toml"], "no_such_scenario.toml: no such file"),
+    (["baseline", "--port", "0"], "0 is not in the range 1<=x<=65535"),
+])
+def test_the_dashboard_command_refuses_bad_input_in_one_line(args, message):
+    import subprocess
+
+    from .conftest import CXSIM
+
+    done = subprocess.run([CXSIM, "dashboard", *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

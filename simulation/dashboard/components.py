@@ -58,7 +58,7 @@ def JourneyMap(model):
     update_counter.get()
     figure = solara.use_memo(lambda: JourneyMapFigure(model.scenario), [model])
     _frame(figure, lambda: figure.update(model.customers_at(), model.failures), model)
-    solara.Text(journey_caption(model), classes=["cxsim-journey", "text-caption"])
+    solara.Text(journey_caption(model), classes=["cxsim-journey"])
 
 
 @solara.component
@@ -68,9 +68,9 @@ def LivePlots(model):
     frame = model.datacollector.get_model_vars_dataframe()
     figure = solara.use_memo(lambda: LivePanelsFigure(model.horizon), [model])
     _frame(figure, lambda: figure.update(frame, live_title(model)), model)
-    solara.Text(weeks_caption(frame), classes=["cxsim-weeks", "text-caption"])
-    solara.Markdown("", style="margin: 0")  # a line break between the captions
-    solara.Text(settings_caption(model), classes=["cxsim-settings", "text-caption"])
+    with solara.Column(gap="6px"):
+        solara.Text(weeks_caption(frame), classes=["cxsim-weeks"])
+        solara.Text(settings_caption(model), classes=["cxsim-settings"])
 
 
 @solara.component
