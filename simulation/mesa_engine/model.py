@@ -123,7 +123,6 @@ class JourneyModel(mesa.Model):
             for dst, prob in row.items():
                 if prob > 0:
                     journey.add_edge(names.index(src), names.index(dst))
-        self.journey = journey
         self.space = Network(journey, random=self.random)
         self.touchpoint_cells = [self.space._cells[k] for k in range(len(names))]
 
@@ -136,8 +135,10 @@ class JourneyModel(mesa.Model):
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
         self.n_customers = 0
-        #: per touchpoint: how many of this week's visits failed (caught or not)
+        #: per touchpoint: how many of this week's visits failed (caught or not), and the
+        #: chance a visit fails this week (set by ``step`` from the reliability effect)
         self.failures = np.zeros(len(names), dtype=np.int64)
+        self.failure_chance = np.zeros(len(names))
 
         model_reporters = {name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
                            if name != "step"}
@@ -187,7 +188,7 @@ class JourneyModel(mesa.Model):
         rules.update_levers(self.company, c.levers, c.spend)
         self.tally[:] = 0.0
         self.failures[:] = 0
-        self.failure_chance = c.tp[L.TP_FAILURE] * (
+        self.failure_chance[:] = c.tp[L.TP_FAILURE] * (
             1.0 - self.company[L.EFFECT + L.RELIABILITY])
         self.agents.shuffle_do("live_week")
         ids = self.active_ids()
