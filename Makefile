@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/cxsim sweep scenarios/mix_sweep.toml --seeds 300 --out $(DEMO)/frontier
 	$(BIN)/cxsim report $(DEMO)/frontier
 	@echo "demo results and figures: $(DEMO)"
+	@echo "watch a run live in the browser: $(BIN)/cxsim dashboard   (then open http://localhost:8765/)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import signal
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -245,6 +249,37 @@ def bench(seeds, mesa_seeds):
 
     for line in quick_benchmark(seeds=seeds, mesa_seeds=mesa_seeds):
         click.echo(line)
+
+
+
+@main.command()
+@click.argument("scenario", default="baseline")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+              help="Port of the page on this machine.")
+@click.option("--host", default="localhost", show_default=True,
+              help="Address to listen on (0.0.0.0 to share it on the network).")
+def dashboard(scenario, port, host):
+    """Watch one run live in the browser (a Mesa SolaraViz page): controls, journey map,
+    live plots, and bands of many seeds from the batch engine."""
+    path = resolve_path(scenario)
+    load_scenario(path)  # a bad scenario is told in one line, before any server starts
+    if importlib.util.find_spec("solara") is None:
+        raise click.ClickException("the dashboard needs its extra: "
+                                   "pip install 'cxsim[dashboard]'")
+    env = dict(os.environ, CXSIM_DASHBOARD_SCENARIO=str(path.resolve()))
+    command = [sys.executable, "-m", "solara", "run", "simulation.dashboard.app",
+               "--port", str(port), "--host", host, "--no-open", "--production"]
+    click.echo(f"cxsim dashboard: http://{host}:{port}/ (Ctrl-C stops it)")
+    server = subprocess.Popen(command, env=env)
+    try:
+        sys.exit(server.wait())
+    except KeyboardInterrupt:
+        server.send_signal(signal.SIGINT)  # (a Ctrl-C in the terminal has reached it too)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        raise
 
 
 # ------------------------------------------------------------------------------ studies

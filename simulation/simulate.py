@@ -105,7 +105,7 @@ def _run_mesa(variants, seed_list, root_seed, events, progress):
     for v in variants:
         for seed in seed_list:
             model = JourneyModel(v, seed=seed, root_seed=root_seed)
-            while model.running:
+            for _ in range(v.horizon):  # weeks 1..horizon (the call after only stops it)
                 steps += len(model.agents)
                 model.step()
             frame = model.datacollector.get_model_vars_dataframe()

@@ -155,12 +155,12 @@ def test_mesa_batch_run_with_a_scenario_object_equals_simulate(tiny):
                           number_processes=1, data_collection_period=1, max_steps=1000,
                           display_progress=False)
     frame = pd.DataFrame(model_rows(rows)).sort_values("Step").reset_index(drop=True)
-    # The model stops at its horizon (12 steps). Mesa's batch_run reports collections
-    # 0 .. steps - 1, i.e. it leaves out the state after the final week (a Mesa convention).
-    assert frame["Step"].tolist() == list(range(12))
+    # The model stops after its horizon (12 weeks) and batch_run reports every week, the
+    # final one included
+    assert frame["Step"].tolist() == list(range(13))
     reference = by_run(simulate(sc, seeds=[4], root_seed=2, engine="mesa").steps)
     # every model-level output, including the means that share a name with a customer's state
     for column in ("active", "cohort_retention", "mood", "satisfaction", "trust", "effort",
                    "nps", "profit"):
         np.testing.assert_array_equal(frame[column].to_numpy(),
-                                      reference[column].to_numpy()[:12], err_msg=column)
+                                      reference[column].to_numpy(), err_msg=column)

@@ -111,7 +111,7 @@ def test_every_customer_stays_in_bounds_on_every_step(small):
             assert np.all((fs[row] >= 0) & (fs[row] <= 1)), row
         assert np.all(fs[L.EFFORT] >= 0)
         assert np.all((fs[L.WORST] >= -1) & (fs[L.WORST] <= 1))
-        newcomers = ist[L.JOIN_STEP] == model.steps  # they make their first move next week
+        newcomers = ist[L.JOIN_STEP] == model.week  # they make their first move next week
         assert np.all(ist[L.TOUCHPOINT, active & ~newcomers] >= 0)
         assert np.all(ist[L.TOUCHPOINT, newcomers] == -1)
         assert np.all(ist[L.TOUCHPOINT] < len(sc.touchpoints))

@@ -51,7 +51,13 @@ class Customer(CellAgent):
         c = m.compiled
         rules.live_week(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.cum_transitions,
                         c.move_guide, c.schedule, c.seg, c.par, m.company, m.tally, m.work)
-        self.cell = m.touchpoint_cells[self.touchpoint]
+        k = self.touchpoint
+        if self.cell is not m.touchpoint_cells[k]:  # moving is costly in a crowded cell
+            self.cell = m.touchpoint_cells[k]
+        # the visit failed when this week's failure draw fell below the touchpoint's chance
+        # (for the journey map; the rule acted on the same draw inside live_week)
+        if m.work[L.W_FAILURE_DRAW, 0] < m.failure_chance[k]:
+            m.failures[k] += 1
 
     def decide(self) -> None:
         """Renew or leave; a customer who leaves is removed from the model."""

@@ -3,10 +3,17 @@
 One ``step`` is one week in MODEL.md's order: levers, each customer's week (in random
 order: the rules are order-free), the service desk, each customer's decision, word of mouth
 and arrivals, then data collection.
+
+Built the way Mesa's tools expect: every argument is a keyword with a default (so
+``mesa.batch_run`` and SolaraViz can build it), the common scenario fields are keywords of
+their own (so ``batch_run`` sweeps them), a model built without a seed draws one, and the
+week at the horizon is collected where ``batch_run`` reads it (see ``step``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import mesa
@@ -17,32 +24,94 @@ from mesa.discrete_space import Network
 from .. import layout as L
 from .. import rng, rules
 from ..compiled import compile_scenario
-from ..scenario import Scenario, load_scenario
+from ..scenario import Scenario, apply_overrides, load_scenario, resolve_path
 from .agents import Customer
+
+#: the customer-level reporters; named apart from the model's means, which mesa.batch_run
+#: merges into the same row
+CUSTOMER_REPORTERS = {"customer_mood": "mood", "customer_satisfaction": "satisfaction",
+                      "customer_trust": "trust", "customer_effort": "effort",
+                      "touchpoint": "touchpoint"}
 
 
 def _reporter(column: int):
     return lambda model: model.row[column]
 
 
+def _toml_value(value) -> str:
+    """A Python value as the TOML text an override (``path=value``) reads."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"overrides: cannot use a {type(value).__name__} as a scenario value")
+
+
+def scenario_overrides(*, cohort=None, horizon=None, mix=None, budget=None,
+                       overrides: Mapping | None = None) -> list[str]:
+    """``JourneyModel``'s scenario keywords as ``--set`` overrides, in the order they apply:
+    the ``overrides`` mapping first (``{"desk.base_capacity": 60}``; a path ending in ``*``
+    multiplies: ``{"touchpoints.*.failure_rate*": 2}``), then the named fields."""
+    texts = [f"{path}={_toml_value(value)}" for path, value in (overrides or {}).items()]
+    if cohort is not None:
+        texts.append(f"cohort={_toml_value(cohort)}")
+    if horizon is not None:
+        texts.append(f"horizon={_toml_value(horizon)}")
+    if mix is not None:
+        texts.append(f"strategy.mix={_toml_value(mix)}")
+    if budget is not None:
+        texts.append(f"strategy.budget={_toml_value(budget)}")
+    return texts
+
+
+def draw_seed() -> int:
+    """A fresh run index for a model built without a seed (Mesa's convention: each such
+    model is a new replicate); the model keeps it as ``seed_index`` so it can be rerun."""
+    return int(np.random.SeedSequence().entropy % (2**31))
+
+
 class JourneyModel(mesa.Model):
     """Customers moving over a journey of touchpoints, served by one company.
 
-    ``scenario`` is a Scenario or a path to a scenario file; ``seed`` is the run's index
-    under ``root_seed`` (the same pair gives the same run in the batch engine).
-    ``strategy`` optionally replaces the scenario's strategy (a name or a mix).
+    ``scenario`` is a Scenario, a path to a scenario file or a bundled scenario's name.
+    ``seed`` is the run's index under ``root_seed``: the same pair gives the same run in the
+    batch engine (``simulate(scenario, seeds=[seed], root_seed=root_seed)``); without a seed
+    the model draws one. ``strategy`` replaces the scenario's strategy (a name, ``mix=0.3``);
+    ``cohort``, ``horizon``, ``mix`` and ``budget`` replace those fields, and ``overrides``
+    maps any other dotted path to its value, as ``--set`` does. ``customer_reporters=False``
+    collects the model's weekly outputs only (``batch_run`` then gives one row per week
+    instead of one per customer and week).
     """
 
-    def __init__(self, scenario: Scenario | str | Path, seed: int = 0, root_seed: int = 0,
-                 strategy: str | None = None):
+    def __init__(self, scenario: Scenario | str | Path = "baseline", seed: int | None = None,
+                 root_seed: int = 0, strategy: str | None = None, *,
+                 cohort: int | None = None, horizon: int | None = None,
+                 mix: float | None = None, budget: float | None = None,
+                 overrides: Mapping | None = None, customer_reporters: bool = True):
+        seed = draw_seed() if seed is None else int(seed)
         key = rng.run_keys(root_seed, [seed])[0]
         super().__init__(seed=int(key % np.uint64(2**31)))  # Mesa's own rng only shuffles
         if not isinstance(scenario, Scenario):
-            scenario = load_scenario(scenario)
+            scenario = load_scenario(resolve_path(scenario))
+        if strategy is not None and mix is not None:
+            raise ValueError(f"give strategy or mix, not both (got strategy={strategy!r}, "
+                             f"mix={mix!r})")
         if strategy is not None:
             scenario = scenario.with_strategy(strategy)
+        changes = scenario_overrides(cohort=cohort, horizon=horizon, mix=mix, budget=budget,
+                                     overrides=overrides)
+        if changes:
+            scenario = apply_overrides(scenario, changes, source="JourneyModel")
         self.scenario = scenario
         self.seed_index = seed
+        self.root_seed = root_seed
         self.key = key
         self.compiled = compile_scenario(scenario)
         self.horizon = scenario.horizon
@@ -66,14 +135,17 @@ class JourneyModel(mesa.Model):
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
         self.n_customers = 0
+        #: per touchpoint: how many of this week's visits failed (caught or not), and the
+        #: chance a visit fails this week (set by ``step`` from the reliability effect)
+        self.failures = np.zeros(len(names), dtype=np.int64)
+        self.failure_chance = np.zeros(len(names))
 
+        model_reporters = {name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
+                           if name != "step"}
+        model_reporters["seed"] = "seed_index"  # a drawn seed shows in batch_run's rows
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
-                             if name != "step"},
-            # named apart from the model's means: mesa.batch_run merges both into one row
-            agent_reporters={"customer_mood": "mood", "customer_satisfaction": "satisfaction",
-                             "customer_trust": "trust", "customer_effort": "effort",
-                             "touchpoint": "touchpoint"},
+            model_reporters=model_reporters,
+            agent_reporters=CUSTOMER_REPORTERS if customer_reporters else None,
         )
         self._admit(0, scenario.cohort, 0.0)
         ids = self.active_ids()
@@ -101,10 +173,23 @@ class JourneyModel(mesa.Model):
         self.queue = np.empty(capacity, dtype=np.int64)
 
     def step(self) -> None:
-        c = self.compiled
+        """One week; the call after the horizon's week only stops the model.
+
+        Week ``w``'s outputs are the DataCollector's row ``w`` (row 0: the cohort before the
+        first week). ``mesa.batch_run`` reads rows ``0 .. model.steps - 1``, so the model
+        stays ``running`` through its final week and stops on the next call: a run to the
+        horizon H is H weeks, H + 1 rows, and ``batch_run``'s last row is week H.
+        """
         week = self.steps
+        if week > self.horizon:
+            self.running = False
+            return
+        c = self.compiled
         rules.update_levers(self.company, c.levers, c.spend)
         self.tally[:] = 0.0
+        self.failures[:] = 0
+        self.failure_chance[:] = c.tp[L.TP_FAILURE] * (
+            1.0 - self.company[L.EFFECT + L.RELIABILITY])
         self.agents.shuffle_do("live_week")
         ids = self.active_ids()
         rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
@@ -118,8 +203,17 @@ class JourneyModel(mesa.Model):
         self._admit(week, n_new, referred_share)
         rules.record_arrivals(self.row, n_new)
         self.datacollector.collect(self)
-        if week >= self.horizon:
-            self.running = False
+
+    @property
+    def week(self) -> int:
+        """The last week simulated (0 before the first step)."""
+        return min(self.steps, self.horizon)
+
+    def customers_at(self) -> np.ndarray:
+        """Per touchpoint: the active customers visiting it this week."""
+        ids = self.active_ids()
+        where = self.ist[L.TOUCHPOINT, ids]
+        return np.bincount(where[where >= 0], minlength=len(self.touchpoint_cells))
 
     def active_ids(self) -> np.ndarray:
         """The active customers' ids in ascending order: the group the company-wide rules
