@@ -232,7 +232,7 @@ def headline(ctx: Context) -> dict[str, str]:
     profit_iv = {w: Interval.of(d_profit[w]) for w in range(1, horizon + 1)}
     out["headline_early"] = " ".join([
         _reactive_ahead(ret_iv, "retention", "of the cohort"),
-        _reactive_ahead(profit_iv, "cumulative profit", "")])
+        _reactive_ahead(profit_iv, "cumulative profit", "in currency")])
     out["reactive_vs_none_26"] = compare(
         paired(values(res, react, "cohort_retention", 26),
                values(res, none, "cohort_retention", 26)), "that of `none`")
@@ -288,7 +288,7 @@ def _reactive_ahead(ivs: dict[int, Interval], what: str, unit: str) -> str:
         return f"Reactive service is ahead of proactive design in {what} in no week."
     lead = max(-ivs[w].mean for w in weeks)
     return (f"Reactive service is ahead of proactive design in {what} in weeks "
-            f"{week_ranges(weeks)} (by at most {number(lead)}{' ' + unit if unit else ''}).")
+            f"{week_ranges(weeks)} (by at most {number(lead)} {unit}).")
 
 
 def _for_good(ivs: dict[int, Interval]) -> str:
@@ -339,8 +339,9 @@ def budget(ctx: Context) -> dict[str, str]:
         "The best retention (the retention column, one row per budget) "
         f"{trend([r.mean for _, r, _ in found])} as the budget grows. Over the "
         f"{len(peaks)} mixes, retention peaks at a budget of "
-        f"{listing(sorted({f'{r:g}' for r, _ in peaks}))} and profit at "
-        f"{listing(sorted({f'{p:g}' for _, p in peaks}))}; the profit-maximising budget is lower "
+        f"{listing(f'{r:g}' for r in sorted({r for r, _ in peaks}))} and profit at "
+        f"{listing(f'{p:g}' for p in sorted({p for _, p in peaks}))}; the profit-maximising "
+        "budget is lower "
         f"than the retention-maximising one at {lower} of {len(peaks)} mixes.")
     return out
 
@@ -412,8 +413,8 @@ def complexity(ctx: Context) -> dict[str, str]:
     out = {"complexity_seeds": seeds_of(res), **grid_figures(ctx, res, "complexity")}
     out["complexity_table"], found = best_table(res, "touchpoints.*.complexity*", "complexity x")
     out["complexity_shape"] = (
-        best_sentence(found, "complexity ×") + " The best retention ranges "
-        f"{span(r.mean for _, r, _ in found)} across complexities.")
+        best_sentence(found, "complexity ×") + " Across complexities the best retention spans "
+        f"{span(r.mean for _, r, _ in found)}.")
     return out
 
 
