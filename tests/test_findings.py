@@ -18,6 +18,9 @@ import pytest
 
 from simulation.results import compare_runs, load_results, mean_interval
 
+#: the first test of the page builds it (every study, small): allow for a busy machine
+pytestmark = pytest.mark.timeout(600)
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 sys.path.insert(0, str(DOCS))
 wording = importlib.import_module("findings_wording")
@@ -85,7 +88,6 @@ def small_page(tmp_path_factory):
     return page.read_text(encoding="utf-8"), folder
 
 
-@pytest.mark.timeout(600)
 def test_page_is_complete_and_says_it_is_small(small_page):
     text, folder = small_page
     assert "{{" not in text
