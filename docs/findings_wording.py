@@ -18,18 +18,21 @@ from simulation.results import mean_interval
 
 
 def number(value: float, digits: int = 3, signed: bool = False) -> str:
-    """A short decimal: 3 significant digits, thousands as k and millions as M."""
+    """A short decimal: 3 significant digits (whole numbers from 100 on), tens of thousands as
+    k and millions as M."""
     sign = "+" if signed else ""
     if abs(value) >= 1e6:
         return f"{value / 1e6:{sign}.{digits}g}M"
     if abs(value) >= 1e4:
         return f"{value / 1e3:{sign}.{digits}g}k"
+    if abs(value) >= 100:
+        return f"{value:{sign},.0f}"
     return f"{value:{sign}.{digits}g}"
 
 
 def parse_number(text: str) -> float:
     """The inverse of :func:`number` (up to its rounding)."""
-    text = text.replace("−", "-")
+    text = text.replace("−", "-").replace(",", "")
     scale = {"k": 1e3, "M": 1e6}.get(text[-1], 1.0)
     return float(text[:-1] if scale != 1.0 else text) * scale
 

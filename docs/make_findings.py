@@ -539,11 +539,13 @@ def trust(ctx: Context) -> dict[str, str]:
     nps52 = (values(res, cc, "nps", 52).mean(), values(res, no, "nps", 52).mean())
     burn = (values(res, cc, "burnout", week), values(res, no, "burnout", week))
     backlog = (values(res, cc, "backlog", week).mean(), values(res, no, "backlog", week).mean())
+    active = (values(res, cc, "active").mean(), values(res, no, "active").mean())
     desk = (f"At the default trust weight ({default}): NPS at week 52 under consistency and "
             f"contact against `none` is {ratio(*nps52)}; at week {week} the desk's burnout under "
-            f"consistency and contact {compare(paired(*burn), 'that under `none`')} (means "
-            f"{number(burn[0].mean())} and {number(burn[1].mean())}), and its backlog is "
-            f"{ratio(*backlog)}.")
+            f"consistency and contact, {number(burn[0].mean())} on average, "
+            f"{compare(paired(*burn), f'that under `none`, {number(burn[1].mean())} on average')}"
+            f", and its backlog is {ratio(*backlog)}; active customers at the horizon (cohort "
+            f"and newcomers) number {ratio(*active)}.")
     if lower:
         out["trust_surprise"] = (
             "**The surprise.** At trust weight " + listing(str(w) for w in lower) + ", spending "

@@ -26,7 +26,7 @@ sys.path.insert(0, str(DOCS))
 wording = importlib.import_module("findings_wording")
 make_findings = importlib.import_module("make_findings")
 
-NUM = r"[+\-]?[0-9.]+(?:e[+\-]?[0-9]+)?[kM]?"
+NUM = r"[+\-]?[0-9.,]*[0-9](?:e[+\-]?[0-9]+)?[kM]?"
 HIGHER_LOWER = re.compile(rf"is (higher|lower) than [^()]*? \(by ({NUM}) \[({NUM}), ({NUM})\]\)")
 SPANS_ZERO = re.compile(rf"is not distinguishable from [^()]*? \(difference ({NUM}) "
                         rf"\[({NUM}), ({NUM})\]; the interval spans zero\)")
@@ -64,6 +64,8 @@ def test_numbers_spans_trends_and_weeks():
     assert wording.number(14_400.0, signed=True) == "+14.4k"
     assert wording.parse_number("3.59M") == 3.59e6
     assert wording.parse_number("-14.4k") == -14_400
+    assert wording.number(1_934.6) == "1,935" and wording.number(-186.2, signed=True) == "-186"
+    assert wording.parse_number("1,935") == 1935
     assert wording.span([0.2, 0.1, 0.15]) == "0.1 to 0.2"
     assert wording.span([0.5, 0.5]) == "0.5"
     assert wording.trend([1, 2, 3]) == "rises at every step"
