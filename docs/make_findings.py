@@ -275,9 +275,11 @@ def headline(ctx: Context) -> dict[str, str]:
     out["headline_contacts"] = (
         "mean weekly contacts over the horizon are "
         + listing(f"{interval(contacts[n])} under `{n}`" for n in ("proactive", "reactive", "none"))
-        + f" (proactive against reactive: {ratio(contacts['proactive'].mean(), contacts['reactive'].mean())}),"
+        + f" (under proactive design {contacts['proactive'].mean() / contacts['reactive'].mean():.2g}"
+        " times as many as under reactive service),"
         f" and the desk's burnout at week {horizon} is {number(end_burnout['proactive'])} under "
-        f"proactive design against {number(end_burnout['none'])} under `none`")
+        f"proactive design, {number(end_burnout['reactive'])} under reactive service and "
+        f"{number(end_burnout['none'])} under `none`")
     return out
 
 
@@ -397,12 +399,18 @@ def failure(ctx: Context) -> dict[str, str]:
     res = ctx.run("mix_by_failure")
     out = {"failure_seeds": seeds_of(res), **grid_figures(ctx, res, "failure")}
     out["failure_table"], found = best_table(res, "touchpoints.*.failure_rate*", "failure rates x")
-    below = [v for v, r, _ in found if r.mix < 1]
+    below = [(v, r) for v, r, _ in found if r.mix < 1]
+
+    def burnout(value, mix) -> str:
+        point = point_of(res, **{"touchpoints.*.failure_rate*": value, "strategy.mix": mix})
+        return number(values(res, point, "burnout").mean())
+
     out["failure_shape"] = best_sentence(found, "failure rates ×") + " " + (
-        f"Pure design is not the best mix at failure rates × {listing(f'{v:g}' for v in below)}: "
-        "when the journey fails often, demand outruns the desk the base capacity covers, and a "
-        "company that spends everything on design lets its desk collapse while its stocks build "
-        "up. Reactive capacity is insurance against overload." if below else
+        f"Pure design is not the best mix at failure rates × {listing(f'{v:g}' for v, _ in below)}"
+        ": when the journey fails often, part of the budget is better spent repairing failures. "
+        "The desk's burnout at the horizon is "
+        + listing(f"{burnout(v, 1.0)} under pure design against {burnout(v, r.mix)} under mix "
+                  f"{r.mix:g} at × {v:g}" for v, r in below) + "." if below else
         "Pure design is the best mix for retention at every failure rate studied.")
     return out
 
@@ -582,7 +590,7 @@ def effort(ctx: Context) -> dict[str, str]:
         f"{span(iv.mean for iv in effort_cost)} of the cohort (the cost's interval lies above "
         f"zero at {sum(iv.sign > 0 for iv in effort_cost)} of {len(qualities)} recovery "
         f"qualities). From a poor ({lo_q:g}) to an excellent ({hi_q:g}) recovery adds "
-        f"{span(iv.mean for iv in recovery_gain)} (above zero at "
+        f"{span(iv.mean for iv in recovery_gain)} of the cohort (above zero at "
         f"{sum(iv.sign > 0 for iv in recovery_gain)} of {len(efforts)} effort weights); the gain "
         f"{trend([iv.mean for iv in recovery_gain])} as effort weighs more.")
     return out
@@ -606,9 +614,9 @@ def overload(ctx: Context) -> dict[str, str]:
         sentences.append(
             f"at base capacity {c}, the retention of capacity and staff care "
             f"{compare(paired(ret['capacity_and_staff'], ret['capacity_only']), 'that of capacity only')}"
-            f" ({seeds_differ(ret['capacity_and_staff'], ret['capacity_only'])}; "
-            f"burnout at the horizon {number(burn['capacity_and_staff'].mean())} against "
-            f"{number(burn['capacity_only'].mean())})")
+            f"; {seeds_differ(ret['capacity_and_staff'], ret['capacity_only'])}, and burnout at "
+            f"the horizon is {number(burn['capacity_and_staff'].mean())} against "
+            f"{number(burn['capacity_only'].mean())}")
     out["overload_none"] = ("Under `none` the share of the cohort kept at the horizon is "
                             + listing(kept))
     out["overload_staff"] = ("At the same 300 a week, moving 40% from capacity to staff care: "

@@ -122,7 +122,7 @@ def test_seed_counts_on_the_page_are_the_runs(small_page):
         differ = int((ret["capacity_only"] != ret["capacity_and_staff"]).sum())
         start = f"at base capacity {capacity}, the retention of capacity and staff care"
         sentence = text.replace("\n", " ").split(start)[1].split("burnout at the horizon")[0]
-        assert f"({differ} of {SEEDS} seeds differ;" in sentence
+        assert f"; {differ} of {SEEDS} seeds differ, and" in sentence
     for total in re.findall(r"\d+ of (\d+) seeds differ", text):
         assert int(total) == SEEDS
 
