@@ -36,19 +36,28 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def use_source_keyed_cache() -> None:
-    """Point numba's cache at ``__pycache__/numba-<hash>`` (or the user's cache folder)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return  # the user chose a folder
-    package = Path(__file__).resolve().parent
+def use_source_keyed_cache(package: Path | None = None) -> Path | None:
+    """Point numba's cache at ``numba-<hash>`` inside the first writable base folder: the
+    user's ``NUMBA_CACHE_DIR`` if set, else ``__pycache__`` beside the sources, else the user's
+    cache folder. Returns the folder (None if none is writable: numba then caches nowhere).
+
+    A folder the user chose is keyed too (numba alone would serve a kernel compiled from older
+    rules), but other versions' caches in it are left alone: it may be shared.
+    """
+    package = package or Path(__file__).resolve().parent
     key = _source_hash(package)
-    for base in (package / "__pycache__",
-                 Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cxsim"):
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    bases = [Path(chosen)] if chosen else [
+        package / "__pycache__",
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cxsim"]
+    for base in bases:
         folder = base / f"numba-{key}"
         if _writable(folder):
             numba.config.CACHE_DIR = str(folder)
-            _remove_stale(base, folder)
-            return
+            if not chosen:
+                _remove_stale(base, folder)
+            return folder
+    return None
 
 
 def _remove_stale(base: Path, current: Path) -> None:

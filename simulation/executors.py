@@ -32,6 +32,10 @@ class InProcess:
         return {"executor": self.name, "workers": 1, "threads_per_worker": numba.get_num_threads()}
 
 
+#: seconds a local cluster's workers may take to start (spawned processes import numba)
+WORKER_START_TIMEOUT = 120
+
+
 class DaskExecutor:
     """Runs chunks on Dask workers: ``local:N`` starts a LocalCluster of N worker processes,
     anything else is the address of a running scheduler (``tcp://host:port``).
@@ -57,8 +61,10 @@ class DaskExecutor:
             with dask.config.set({"distributed.nanny.pre-spawn-environ":
                                   {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                            processes=True, dashboard_address=None)
+                                            processes=True, scheduler_port=0,
+                                            dashboard_address=None)
             self.client = Client(self.cluster)
+            self.client.wait_for_workers(workers, timeout=WORKER_START_TIMEOUT)
         else:
             self.client = Client(self.scheduler, timeout="20s")
         return self

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -226,12 +227,19 @@ def design_points(study: Study) -> list[dict]:
 
 # ---------------------------------------------------------------------------- loading
 
-def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
-    """Read and validate a study file, its base scenario and every point (ScenarioError)."""
+def load_study(path: str | Path, *, seeds: int | None = None,
+               overrides: Sequence[str] = ()) -> LoadedStudy:
+    """Read and validate a study file, its base scenario and every point (ScenarioError).
+
+    ``seeds`` replaces the study's seed count; ``overrides`` (``--set`` strings) are applied to
+    the base scenario after the study's own.
+    """
     path = Path(path)
     data = read_toml(path)
     if seeds is not None:
         data["seeds"] = seeds
+    if overrides:
+        data["overrides"] = [*data.get("overrides", []), *overrides]
     data, problems = _without_unknown_keys(data, str(path))
     try:
         study = Study.model_validate(data)

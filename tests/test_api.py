@@ -6,6 +6,7 @@ import mesa
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from simulation import Results, layout as L, load_results, simulate
 from simulation.mesa_engine import JourneyModel
@@ -85,7 +86,14 @@ def test_compare_pairs_runs_seed_by_seed(results):
     row = table[(table["variant"] == "proactive") & (table["output"] == "profit_total")].iloc[0]
     diff = (summary.loc["proactive", "profit_total"] - summary.loc["none", "profit_total"])
     assert row["diff"] == pytest.approx(diff.mean())
-    assert row["diff_low"] <= row["diff"] <= row["diff_high"]
+    # the paired t interval, computed here with scipy rather than with the code's own helper
+    low, high = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
+    assert (row["diff_low"], row["diff_high"]) == pytest.approx((low, high))
+    # the unpaired (Welch) half-width the narrowing factor divides by
+    a, b = summary.loc["proactive", "profit_total"], summary.loc["none", "profit_total"]
+    welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert row["unpaired_half_width"] == pytest.approx((welch.high - welch.low) / 2)
+    assert row["narrowing"] == pytest.approx(row["unpaired_half_width"] / ((high - low) / 2))
 
 
 def test_save_and_load_round_trip(results, tmp_path):

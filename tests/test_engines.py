@@ -219,6 +219,7 @@ def test_bit_identical_across_processes():
     assert hashes == [here, here]
 
 
+@pytest.mark.timeout(900)  # a cold compile of every kernel, slow on a busy machine
 def test_bit_identical_whatever_vector_instructions_the_compiler_uses(tmp_path):
     """Compiled for a plain x86-64 processor (SSE2, no FMA, no AVX) instead of this host's
     full feature set: the same numbers to the last bit, so a cluster of mixed machines

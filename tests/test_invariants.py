@@ -66,16 +66,12 @@ def test_head_counts_add_up(runs):
         assert np.all(-np.diff(cohort_active) <= churned[1:]), name  # cohort leavers churned
         assert np.all(churned[1:] <= active[:-1]), name
         assert np.all(cohort_active <= active), name
-        np.testing.assert_array_equal(run["cohort_retention"].to_numpy(),
-                                      cohort_active / scenario.cohort, err_msg=name)
 
 
 def test_desk_and_money_add_up(runs):
     for name, scenario, run in each_run(runs):
         assert (run["backlog"] <= run["active"]).all(), name
         assert (run["served"] <= run["contacts"] + run["backlog"].shift(fill_value=0)).all(), name
-        np.testing.assert_allclose(run["profit"], run["revenue"] - run["cost"], rtol=1e-12,
-                                   err_msg=name)
         values = [s.weekly_value for s in scenario.segments]
         # revenue is paid by the customers active before this week's newcomers
         payers = run["active"] - run["arrivals"]

@@ -124,31 +124,31 @@ def test_local_cluster_gives_identical_results(tmp_path):
     loaded = load_study(write_study(tmp_path, SMALL))
     run_study(loaded, tmp_path / "inproc")
     reference = _store_frames(tmp_path / "inproc")
-    for workers in (1, 2):
-        folder = tmp_path / f"local{workers}"
-        run_study(loaded, folder, executor=DaskExecutor(f"local:{workers}"))
-        for mine, ref in zip(_store_frames(folder), reference):
-            pd.testing.assert_frame_equal(mine, ref)
+    # one worker here; two through `cxsim sweep --workers 2` in test_commands.py
+    run_study(loaded, tmp_path / "local1", executor=DaskExecutor("local:1"))
+    for mine, ref in zip(_store_frames(tmp_path / "local1"), reference):
+        pd.testing.assert_frame_equal(mine, ref)
 
 
 def test_hand_started_scheduler_and_workers_give_identical_results(tmp_path):
-    import socket
+    """A scheduler on a port it picks itself (its address read from its scheduler file) and
+    two workers started by hand; the sweep starts once both workers have joined."""
+    from distributed import Client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
+    scheduler_file = tmp_path / "scheduler.json"
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                               "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)], **quiet)]
     try:
-        time.sleep(3)
-        for _ in range(2):
-            procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address,
-                                           "--nthreads", "1", "--no-dashboard"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(scheduler_file=str(scheduler_file), timeout="120s") as client:
+            address = client.scheduler.address
+            for _ in range(2):
+                procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address,
+                                               "--nthreads", "1", "--no-dashboard"], **quiet))
+            client.wait_for_workers(2, timeout=180)
         study = write_study(tmp_path, SMALL)
         subprocess.run([CXSIM, "sweep", str(study), "--out", str(tmp_path / "inproc")],
                        check=True, capture_output=True)
