@@ -17,6 +17,7 @@ from mesa.discrete_space import Network
 from .. import layout as L
 from .. import rng, rules
 from ..compiled import compile_scenario
+from ..diagnostics import Buffers, Diagnostics
 from ..scenario import Scenario, load_scenario
 from .agents import Customer
 
@@ -30,11 +31,13 @@ class JourneyModel(mesa.Model):
 
     ``scenario`` is a Scenario or a path to a scenario file; ``seed`` is the run's index
     under ``root_seed`` (the same pair gives the same run in the batch engine).
-    ``strategy`` optionally replaces the scenario's strategy (a name or a mix).
+    ``strategy`` optionally replaces the scenario's strategy (a name or a mix);
+    ``diagnostics`` records the per-customer diagnostics into ``records`` (a one-run
+    ``simulation.diagnostics.Buffers``).
     """
 
     def __init__(self, scenario: Scenario | str | Path, seed: int = 0, root_seed: int = 0,
-                 strategy: str | None = None):
+                 strategy: str | None = None, diagnostics: Diagnostics | None = None):
         key = rng.run_keys(root_seed, [seed])[0]
         super().__init__(seed=int(key % np.uint64(2**31)))  # Mesa's own rng only shuffles
         if not isinstance(scenario, Scenario):
@@ -66,6 +69,10 @@ class JourneyModel(mesa.Model):
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
         self.n_customers = 0
+        self.records = Buffers(1, scenario.horizon, len(scenario.segments), diagnostics)
+        self.segments, self.episodes, self.decisions, self.diag = (
+            self.records.segments[0], self.records.episodes[0], self.records.decisions[0],
+            self.records.diag[0])
 
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
@@ -79,6 +86,7 @@ class JourneyModel(mesa.Model):
         ids = self.active_ids()
         rules.summarize_step(ids, len(ids), self.fs, self.ist, 0, self.compiled.seg,
                              self.compiled.par, self.company, self.tally, self.row)
+        self._summarize_segments(0, 0)
         self.datacollector.collect(self)
 
     def _admit(self, step: int, count: int, referred_share: float) -> None:
@@ -108,18 +116,28 @@ class JourneyModel(mesa.Model):
         self.agents.shuffle_do("live_week")
         ids = self.active_ids()
         rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
-                         self.company, self.tally, self.queue)
+                         self.company, self.tally, self.queue, self.episodes, self.diag)
         self.agents.shuffle_do("decide")
+        if rules.recording(self.diag):
+            rules.close_week(self.episodes, self.ist, self.diag)
         ids = self.active_ids()
         promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, week,
                                                      c.seg, c.par, self.company, self.tally,
                                                      self.row)
         n_new, referred_share = rules.arrivals(self.key, week, promoters, detractors, c.par)
         self._admit(week, n_new, referred_share)
+        self._summarize_segments(week, n_new)
         rules.record_arrivals(self.row, n_new)
         self.datacollector.collect(self)
         if week >= self.horizon:
             self.running = False
+
+    def _summarize_segments(self, week: int, n_new: int) -> None:
+        """The week's per-segment block, when diagnostics are recorded."""
+        if self.segments.shape[0] > 0:
+            ids = self.active_ids()  # ascending: the newcomers, just admitted, come last
+            rules.summarize_segments(ids, len(ids) - n_new, n_new, self.fs, self.ist,
+                                     self.compiled.seg, self.compiled.par, self.segments[week])
 
     def active_ids(self) -> np.ndarray:
         """The active customers' ids in ascending order: the group the company-wide rules
