@@ -9,8 +9,10 @@ tenth of its seeds for a quick look (the page then says so).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -284,11 +286,19 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds-scale", type=float, default=1.0)
     parser.add_argument("--reuse", action="store_true",
                         help="reuse finished study folders in results/findings/")
+    parser.add_argument("--only-diagnostics", action="store_true",
+                        help="regenerate section 8 (the customers against CX research) alone, "
+                             "in place in the existing findings.md")
     args = parser.parse_args(argv)
     FIGURES.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     out: dict[str, str] = {}
     s, r = args.seeds_scale, args.reuse
+    if args.only_diagnostics:
+        page = (DOCS / "findings.md").read_text(encoding="utf-8")
+        (DOCS / "findings.md").write_text(replace_section(page, diagnostics_section(s, r)),
+                                          encoding="utf-8")
+        return
     headline(s, r, out)
     frontier(s, r, out)
     horizon(s, r, out)
@@ -318,7 +328,8 @@ def main(argv=None) -> None:
                          f"\n> **Quick pass:** generated with {s:g} of each study's seeds; "
                          "intervals are wider than those of `make findings`.\n")
     template = (DOCS / "findings_template.md").read_text(encoding="utf-8")
-    (DOCS / "findings.md").write_text(fill(template, out), encoding="utf-8")
+    (DOCS / "findings.md").write_text(fill(template, out) + diagnostics_section(s, r),
+                                      encoding="utf-8")
     print(f"wrote {DOCS / 'findings.md'} in {time.perf_counter() - started:.0f} s",
           file=sys.stderr)
 
@@ -337,6 +348,83 @@ def grid_effort(scale, reuse, out: dict) -> None:
     varied = [p.path for p in loaded.study.parameters]
     out["effort_figure"] = save(plots.heatmap_figure(res, varied, "cohort_retention"),
                                 "effort_recovery_retention")
+
+
+# ------------------------------------- section 8: the customers against CX research
+
+DIAGNOSE_SEEDS = 200     # seeds of the baseline run that `cxsim diagnose` reads
+DIAGNOSE_SAMPLE = 0.25   # share of customers recorded (about 24,000 rows per run)
+SECTION_BEGIN, SECTION_END = "<!-- section 8: begin -->", "<!-- section 8: end -->"
+
+
+def diagnostics_section(scale: float, reuse: bool) -> str:
+    """Section 8, rendered from ``findings_diagnostics_template.md``: ``cxsim diagnose`` on
+    a baseline run (the commands below, run as a user would), beside published research."""
+    folder = STORE / "diagnose_baseline"
+    seeds = max(20, int(round(DIAGNOSE_SEEDS * scale)))
+    cxsim = str(Path(sys.executable).with_name("cxsim"))
+    run_args = ["run", "baseline", "--seeds", str(seeds), "--diagnostics",
+                "--diagnostics-sample", str(DIAGNOSE_SAMPLE)]
+    if folder.exists() and not reuse:
+        shutil.rmtree(folder)
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([cxsim, *run_args, "--out", str(folder)], check=True,
+                       capture_output=True, cwd=ROOT)
+    report = json.loads(subprocess.run([cxsim, "diagnose", str(folder), "--json"], check=True,
+                                       capture_output=True, text=True, cwd=ROOT).stdout)
+    label, entry = next(iter(report["variants"].items()))
+    fig = entry["all"]
+    pct = lambda v: _interval_text(v, pct=True)  # noqa: E731
+    num = lambda v: _interval_text(v, pct=False)  # noqa: E731
+    churn = fig["churn_by_effort_quartile"]
+    out = {
+        "diag_commands": f"cxsim {' '.join(run_args)} --out RESULTS; cxsim diagnose RESULTS",
+        "diag_seeds": str(report["seeds"]), "diag_sample": f"{DIAGNOSE_SAMPLE:g}",
+        "diag_strategy": label,
+        "diag_problems_never": pct(fig["problems_never_at_desk"]),
+        "diag_customers_never": pct(fig["customers_never_at_desk"]),
+        "diag_effort_table": table([
+            {"effort quartile": q, "effort range": f"{lo:.2f} to {hi:.2f}",
+             "churn per decision": pct(v)}
+            for (q, v), (lo, hi) in zip(churn["quartiles"].items(), churn["effort_ranges"])]),
+        "diag_s_before": num(fig["satisfaction_before_failure"]),
+        "diag_s_after": num(fig["satisfaction_after_recovery"]),
+        "diag_recovery_change": _interval_text(fig["recovery_change"], signed=True),
+        "diag_renew_recovery": pct(fig["renewal_after_recovery"]),
+        "diag_renew_no_failure": pct(fig["renewal_without_failure"]),
+        "diag_renew_gap": _interval_text(fig["recovery_renewal_gap"], pct=True, signed=True),
+        "diag_satisfied_defectors": pct(fig["satisfied_defectors"]),
+        "diag_contact_or": num(fig["desk_contact_odds_ratio"]),
+        "diag_segment_table": table([
+            {"segment": name,
+             "problems never at the desk": pct(f["problems_never_at_desk"]),
+             "customers never at the desk": pct(f["customers_never_at_desk"]),
+             "satisfaction change after recovery":
+                 _interval_text(f["recovery_change"], signed=True),
+             "satisfied defectors": pct(f["satisfied_defectors"]),
+             "desk contact odds ratio": num(f["desk_contact_odds_ratio"])}
+            for name, f in entry["segments"].items()]),
+    }
+    template = (DOCS / "findings_diagnostics_template.md").read_text(encoding="utf-8")
+    return f"\n{SECTION_BEGIN}\n{fill(template, out)}{SECTION_END}\n"
+
+
+def _interval_text(v: dict, pct: bool = False, signed: bool = False) -> str:
+    """A ``cxsim diagnose`` figure as 'mean [low, high]'."""
+    if v["mean"] is None:
+        return "n/a"
+    sign = "+" if signed else ""
+    fmt = (lambda x: f"{100 * x:{sign}.1f}%") if pct else (lambda x: f"{x:{sign}.3g}")
+    return f"{fmt(v['mean'])} [{fmt(v['ci_low'])}, {fmt(v['ci_high'])}]"
+
+
+def replace_section(page: str, section: str) -> str:
+    """The page with section 8 (between its markers) replaced, or appended if absent."""
+    if SECTION_BEGIN in page and SECTION_END in page:
+        head, rest = page.split(SECTION_BEGIN, 1)
+        return head.rstrip("\n") + "\n" + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    return page.rstrip("\n") + "\n" + section
 
 
 if __name__ == "__main__":

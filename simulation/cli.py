@@ -71,7 +71,7 @@ def diagnostics_options(func):
     func = click.option("--diagnostics-max-rows", "diagnostics_max_rows", type=click.IntRange(1),
                         default=None, metavar="N",
                         help="With --diagnostics: rows kept per run in each table "
-                             "(default 100,000); rows beyond are dropped and counted.")(func)
+                             "(default 250,000); rows beyond are dropped and counted.")(func)
     func = click.option("--diagnostics-sample", "diagnostics_sample",
                         type=click.FloatRange(0, 1, min_open=True), default=None,
                         metavar="SHARE",

@@ -34,7 +34,7 @@ class Diagnostics:
     kept, in (0, 1]; ``max_rows``: rows kept per run in each of the two tables."""
 
     sample: float = 1.0
-    max_rows: int = 100_000
+    max_rows: int = 250_000
 
     def __post_init__(self):
         if not (isinstance(self.sample, (int, float)) and 0.0 < self.sample <= 1.0):
@@ -65,12 +65,13 @@ class Buffers:
             self.diag[:, L.DG_SAMPLE] = options.sample
 
     def run(self, r: int) -> "RunRecords":
-        """Run r's records, trimmed to the rows it kept."""
+        """Run r's records, trimmed to the rows it kept (views: the rows a run did not
+        fill were never touched, so they take no memory)."""
         d = self.diag[r]
         return RunRecords(
             segments=self.segments[r],
-            episodes=self.episodes[r, :int(d[L.DG_EPISODES + L.DG_ROWS])].copy(),
-            decisions=self.decisions[r, :int(d[L.DG_DECISIONS + L.DG_ROWS])].copy(),
+            episodes=self.episodes[r, :int(d[L.DG_EPISODES + L.DG_ROWS])],
+            decisions=self.decisions[r, :int(d[L.DG_DECISIONS + L.DG_ROWS])],
             dropped_episodes=int(d[L.DG_EPISODES + L.DG_DROPPED]),
             dropped_decisions=int(d[L.DG_DECISIONS + L.DG_DROPPED]))
 
@@ -87,49 +88,50 @@ class RunRecords:
 
 
 # --------------------------------------------------------------------------- tables
+# Built from numpy columns sorted first (the batch engine's rows are in order already; the
+# Mesa engine visits customers in random order), with categorical text columns: a table of
+# millions of rows is then built in one pass.
 
-def _run_columns(records: list[RunRecords], labels, seeds, table: str) -> tuple[np.ndarray, ...]:
+def _categorical(codes: np.ndarray, names) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int64), categories=list(names))
+
+
+def _table(records: list[RunRecords], table: str, width: int, variants, labels, seeds,
+           time_column: int, customer_column: int) -> tuple[np.ndarray, dict, np.ndarray]:
+    """The rows of all runs in (run, time, customer) order, and the run columns."""
+    parts = [getattr(r, table) for r in records]
+    flat = np.concatenate(parts) if parts else np.zeros((0, width))
+    sizes = np.array([len(p) for p in parts], dtype=np.int64)
+    run_of = np.repeat(np.arange(len(parts)), sizes)
+    key = ((run_of << 40) | (flat[:, time_column].astype(np.int64) << 30)
+           | flat[:, customer_column].astype(np.int64))
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():
+        order = np.argsort(key, kind="stable")
+        flat, run_of = flat[order], run_of[order]
     n_seeds = len(seeds)
-    sizes = np.array([len(getattr(r, table)) for r in records], dtype=np.int64)
-    run_of = np.repeat(np.arange(len(records)), sizes)
-    return (np.asarray(labels, dtype=object)[run_of // n_seeds] if len(run_of) else
-            np.array([], dtype=object), np.asarray(seeds)[run_of % n_seeds], run_of)
-
-
-def _segment_names(variants, variant_index: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    names = np.empty(len(codes), dtype=object)
-    for vi, variant in enumerate(variants):
-        mask = variant_index == vi
-        names[mask] = np.array([s.name for s in variant.segments], dtype=object)[codes[mask]]
-    return names
+    columns = {"variant": np.asarray(labels, dtype=object)[run_of // n_seeds],
+               "seed": np.asarray(seeds, dtype=np.int64)[run_of % n_seeds],
+               "customer": flat[:, customer_column].astype(np.int64)}
+    return flat, columns, run_of
 
 
 def episodes_frame(records: list[RunRecords], labels, seeds, variants) -> pd.DataFrame:
     """One row per issue episode, in (variant, seed, opened, customer) order."""
-    flat = np.concatenate([r.episodes for r in records]) if records else \
-        np.zeros((0, L.N_EPISODE))
-    variant, seed, run_of = _run_columns(records, labels, seeds, "episodes")
+    flat, columns, run_of = _table(records, "episodes", L.N_EPISODE, variants, labels, seeds,
+                                   L.EP_OPENED, L.EP_CUSTOMER)
     horizon = np.array([v.horizon for v in variants])[run_of // len(seeds)]
-    outcome = flat[:, L.EP_OUTCOME].astype(np.int64)
-    still_open = outcome == L.OUTCOME_OPEN
+    still_open = flat[:, L.EP_OUTCOME] == L.OUTCOME_OPEN
     closed = np.where(still_open, horizon, flat[:, L.EP_CLOSED]).astype(np.int64)
     opened = flat[:, L.EP_OPENED].astype(np.int64)
-    touchpoints = np.empty(len(flat), dtype=object)
-    for vi, v in enumerate(variants):
-        mask = run_of // len(seeds) == vi
-        touchpoints[mask] = np.array([t.name for t in v.touchpoints], dtype=object)[
-            flat[mask, L.EP_TOUCHPOINT].astype(np.int64)]
     contacts = flat[:, L.EP_CONTACTS].astype(np.int64)
-    frame = pd.DataFrame({
-        "variant": variant, "seed": seed,
-        "customer": flat[:, L.EP_CUSTOMER].astype(np.int64),
-        "segment": _segment_names(variants, run_of // len(seeds),
-                                  flat[:, L.EP_SEGMENT].astype(np.int64)),
+    return pd.DataFrame(copy=False, data=columns | {
+        "segment": _categorical(flat[:, L.EP_SEGMENT], [s.name for s in variants[0].segments]),
         "opened": opened,
-        "touchpoint": touchpoints,
+        "touchpoint": _categorical(flat[:, L.EP_TOUCHPOINT],
+                                   [t.name for t in variants[0].touchpoints]),
         "severity": flat[:, L.EP_SEVERITY],
         "voiced": contacts > 0,
-        "outcome": np.asarray(L.OUTCOME_NAMES, dtype=object)[outcome],
+        "outcome": _categorical(flat[:, L.EP_OUTCOME], L.OUTCOME_NAMES),
         "closed": closed,
         "weeks_open": closed - opened,
         "desk_contacts": contacts,
@@ -138,22 +140,17 @@ def episodes_frame(records: list[RunRecords], labels, seeds, variants) -> pd.Dat
         "satisfaction_before": flat[:, L.EP_S_BEFORE],
         "satisfaction_after": flat[:, L.EP_S_AFTER],
     })
-    return _in_order(frame, run_of, ["opened", "customer"])
 
 
 def decisions_frame(records: list[RunRecords], labels, seeds, variants) -> pd.DataFrame:
     """One row per decision and per silent exit, in (variant, seed, week, customer) order."""
-    flat = np.concatenate([r.decisions for r in records]) if records else \
-        np.zeros((0, L.N_DECISION))
-    variant, seed, run_of = _run_columns(records, labels, seeds, "decisions")
+    flat, columns, _ = _table(records, "decisions", L.N_DECISION, variants, labels, seeds,
+                              L.DC_WEEK, L.DC_CUSTOMER)
     cycle = flat[:, L.DC_CYCLE].astype(np.int64)
-    frame = pd.DataFrame({
-        "variant": variant, "seed": seed,
-        "customer": flat[:, L.DC_CUSTOMER].astype(np.int64),
-        "segment": _segment_names(variants, run_of // len(seeds),
-                                  flat[:, L.DC_SEGMENT].astype(np.int64)),
+    return pd.DataFrame(copy=False, data=columns | {
+        "segment": _categorical(flat[:, L.DC_SEGMENT], [s.name for s in variants[0].segments]),
         "week": flat[:, L.DC_WEEK].astype(np.int64),
-        "kind": np.asarray(L.KIND_NAMES, dtype=object)[flat[:, L.DC_KIND].astype(np.int64)],
+        "kind": _categorical(flat[:, L.DC_KIND], L.KIND_NAMES),
         "satisfaction": flat[:, L.DC_SATISFACTION],
         "trust": flat[:, L.DC_TRUST],
         "effort": flat[:, L.DC_EFFORT],
@@ -164,14 +161,6 @@ def decisions_frame(records: list[RunRecords], labels, seeds, variants) -> pd.Da
         "contact_in_cycle": (cycle & L.CY_CONTACT) > 0,
         "recovery_in_cycle": (cycle & L.CY_RECOVERY) > 0,
     })
-    return _in_order(frame, run_of, ["week", "customer"])
-
-
-def _in_order(frame: pd.DataFrame, run_of: np.ndarray, keys: list[str]) -> pd.DataFrame:
-    """Rows in run order, then by ``keys`` (unique within a run): the engines visit
-    customers in different orders, the tables do not show it."""
-    order = np.lexsort(tuple(frame[k].to_numpy() for k in reversed(keys)) + (run_of,))
-    return frame.iloc[order].reset_index(drop=True)
 
 
 def segment_columns(records: list[RunRecords], variants) -> pd.DataFrame:
