@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from simulation import plots, results
+from simulation.diagnose import QUARTILES
 from simulation.results import load_results, mean_interval, welch_half_width
 from simulation.study import load_study
 from simulation.sweep import run_study
@@ -378,9 +379,10 @@ def diagnostics_section(scale: float, reuse: bool) -> str:
     pct = lambda v: _interval_text(v, pct=True)  # noqa: E731
     num = lambda v: _interval_text(v, pct=False)  # noqa: E731
     churn = fig["churn_by_effort_quartile"]
+    lowest, highest = churn["quartiles"][QUARTILES[0]], churn["quartiles"][QUARTILES[-1]]
     out = {
         "diag_commands": f"cxsim {' '.join(run_args)} --out RESULTS; cxsim diagnose RESULTS",
-        "diag_seeds": str(report["seeds"]), "diag_sample": f"{DIAGNOSE_SAMPLE:g}",
+        "diag_seeds": str(report["seeds"]), "diag_sample": f"{DIAGNOSE_SAMPLE:.0%}",
         "diag_strategy": label,
         "diag_problems_never": pct(fig["problems_never_at_desk"]),
         "diag_customers_never": pct(fig["customers_never_at_desk"]),
@@ -396,6 +398,12 @@ def diagnostics_section(scale: float, reuse: bool) -> str:
         "diag_renew_gap": _interval_text(fig["recovery_renewal_gap"], pct=True, signed=True),
         "diag_satisfied_defectors": pct(fig["satisfied_defectors"]),
         "diag_contact_or": num(fig["desk_contact_odds_ratio"]),
+        "diag_contact_or_mean": f"{fig['desk_contact_odds_ratio']['mean']:.1f}",
+        "diag_effort_ratio": f"{highest['mean'] / lowest['mean']:.1f}",
+        "diag_recovery_verdict": _verdict(fig["recovery_change"],
+                                          ("below", "no different from", "above")),
+        "diag_renew_verdict": _verdict(fig["recovery_renewal_gap"],
+                                       ("less often than", "as often as", "more often than")),
         "diag_segment_table": table([
             {"segment": name,
              "problems never at the desk": pct(f["problems_never_at_desk"]),
@@ -408,6 +416,11 @@ def diagnostics_section(scale: float, reuse: bool) -> str:
     }
     template = (DOCS / "findings_diagnostics_template.md").read_text(encoding="utf-8")
     return f"\n{SECTION_BEGIN}\n{fill(template, out)}{SECTION_END}\n"
+
+
+def _verdict(v: dict, words: tuple[str, str, str]) -> str:
+    """The first word if the interval lies below 0, the last if above, else the middle."""
+    return words[0] if v["ci_high"] < 0 else (words[2] if v["ci_low"] > 0 else words[1])
 
 
 def _interval_text(v: dict, pct: bool = False, signed: bool = False) -> str:
