@@ -30,7 +30,7 @@ def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capa
     company = np.zeros(L.N_COMPANY)
     tally = np.zeros(L.N_TALLY)
     row = np.zeros(L.N_OUT)
-    episodes, decisions, diag = _no_diagnostics()
+    episodes = decisions = diag = None  # a run without diagnostics
     rules.admit(fs, ist, 0, cohort, 0, key, seg, par, 0.0)
     n = active = cohort
     ids[:cohort] = np.arange(cohort)
@@ -56,16 +56,10 @@ def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capa
 
 
 @njit
-def _no_diagnostics():
-    """Empty diagnostic records: the phases are timed as a run without diagnostics."""
-    return np.zeros((0, L.N_EPISODE)), np.zeros((0, L.N_DECISION)), np.zeros(0)
-
-
-@njit
 def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, work, active, step, key, tp, cum,
            guide, schedule, seg, par, company, tally, row):
     total = 0
-    episodes, decisions, diag = _no_diagnostics()
+    episodes = decisions = diag = None  # timed as a run without diagnostics
     for rep in range(reps):
         fs[:, :] = fs0
         ist[:, :] = ist0

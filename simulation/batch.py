@@ -33,9 +33,10 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
     """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
 
     ``events`` (customers x N_EVENT, see ``rules.record_events``) is filled when it has
-    rows; pass a (0, N_EVENT) array to skip per-customer output. Diagnostics likewise:
-    ``segments`` (horizon + 1, segments, N_SEGMENT_OUT) is filled when it has rows, and
-    ``episodes``/``decisions`` when ``diag`` (the recorder's state) is not empty.
+    rows; pass a (0, N_EVENT) array to skip per-customer output. Diagnostics: ``segments``
+    (horizon + 1, segments, N_SEGMENT_OUT), ``episodes``, ``decisions`` and ``diag`` (the
+    recorder's state, see ``rules.new_row``), or None for all four: numba then compiles
+    this run, and every rule it calls, without the recording code.
     """
     cohort = int(par[L.P_COHORT])
     horizon = int(par[L.P_HORIZON])
@@ -52,9 +53,7 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
     n = cohort
     active = _enlist(ids, 0, 0, cohort)
     rules.summarize_step(ids, active, fs, ist, 0, seg, par, company, tally, out[0])
-    by_segment = segments.shape[0] > 0
-    record = rules.recording(diag)
-    if by_segment:
+    if segments is not None:
         rules.summarize_segments(ids, active, 0, fs, ist, seg, par, segments[0])
     agent_steps = 0
     for step in range(1, horizon + 1):
@@ -68,7 +67,7 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
                          queue, episodes, diag)                           # 6. the desk
         active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally,
                               episodes, decisions, diag)                  # 7. decisions
-        if record:
+        if diag is not None:
             rules.close_week(episodes, ist, diag)
         promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg, par,
                                                      company, tally, out[step])  # 9.
@@ -78,7 +77,7 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
         rules.admit(fs, ist, n, n_new, step, key, seg, par, referred)
         stayed = active
         active = _enlist(ids, active, n, n_new)
-        if by_segment:
+        if segments is not None:
             rules.summarize_segments(ids, stayed, n_new, fs, ist, seg, par, segments[step])
         n += n_new
         rules.record_arrivals(out[step], n_new)
@@ -117,11 +116,14 @@ def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg
         # the arrays it is given, and on arrays shared between threads those atomic updates
         # contend (measured: about 4% of the two-thread rate).
         run_out = np.zeros((out.shape[1], out.shape[2]))
-        agent_steps[r], customers[r] = simulate_run(
-            keys[r], tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy(),
-            schedule[v].copy(), seg[v].copy(), par[v].copy(), levers[v].copy(),
-            spend[v].copy(), run_out, events[r], segments[r], episodes[r], decisions[r],
-            diag[r])
+        journey = (keys[r], tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy(),
+                   schedule[v].copy(), seg[v].copy(), par[v].copy(), levers[v].copy(),
+                   spend[v].copy(), run_out, events[r])
+        if diag is None:  # decided at compile time: two kernels, one without recording
+            agent_steps[r], customers[r] = simulate_run(*journey, None, None, None, None)
+        else:
+            agent_steps[r], customers[r] = simulate_run(*journey, segments[r], episodes[r],
+                                                        decisions[r], diag[r])
         out[r] = run_out
 
 
@@ -130,7 +132,7 @@ class BatchOutput(NamedTuple):
     events: np.ndarray       # (runs, events_per_run, N_EVENT)
     agent_steps: np.ndarray  # (runs,)
     customers: np.ndarray    # (runs,) customers each run admitted
-    records: Buffers         # the diagnostic records (empty arrays when off)
+    records: Buffers | None  # the diagnostic records (None when off)
 
 
 def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
@@ -141,19 +143,21 @@ def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
     ``out`` is (runs, horizon + 1, N_OUT) float64, written in place when given (a caller
     running a batch in chunks passes its rows of one array: no copies to join them);
     ``events`` is (runs, events_per_run, N_EVENT) int64 with -1 in rows no customer filled;
-    with ``diagnostics`` the runs also record into ``records`` (``Buffers.run(r)``).
+    with ``diagnostics`` the runs also record into ``records`` (``Buffers.run(r)``; None
+    without).
     """
     runs = len(keys)
     horizon = int(stacked.par[0, L.P_HORIZON])
     if out is None:
         out = np.zeros((runs, horizon + 1, L.N_OUT))
     events = np.full((runs, events_per_run, L.N_EVENT), -1, dtype=np.int64)
-    records = Buffers(runs, horizon, stacked.seg.shape[2], diagnostics)
+    records = Buffers(runs, horizon, stacked.seg.shape[2], diagnostics) if diagnostics else None
+    arrays = ((records.segments, records.episodes, records.decisions, records.diag)
+              if records else (None, None, None, None))
     agent_steps = np.zeros(runs, dtype=np.int64)
     customers = np.zeros(runs, dtype=np.int64)
     simulate_batch(np.ascontiguousarray(keys, dtype=np.uint64),
                    np.ascontiguousarray(variant, dtype=np.int64), *stacked,
-                   out, events, records.segments, records.episodes, records.decisions,
-                   records.diag, agent_steps, customers)
+                   out, events, *arrays, agent_steps, customers)
     rng.check_customer_range(int(customers.max(initial=0)))
     return BatchOutput(out, events, agent_steps, customers, records)

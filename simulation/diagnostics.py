@@ -52,17 +52,15 @@ class Diagnostics:
 
 
 class Buffers:
-    """The arrays a batch of ``runs`` runs records into (empty ones when off)."""
+    """The arrays a batch of ``runs`` runs records into."""
 
-    def __init__(self, runs: int, horizon: int, segments: int, options: Diagnostics | None):
-        on = options is not None
-        rows = options.max_rows if on else 0
-        self.segments = np.zeros((runs, horizon + 1 if on else 0, segments, L.N_SEGMENT_OUT))
+    def __init__(self, runs: int, horizon: int, segments: int, options: Diagnostics):
+        rows = options.max_rows
+        self.segments = np.zeros((runs, horizon + 1, segments, L.N_SEGMENT_OUT))
         self.episodes = np.zeros((runs, rows, L.N_EPISODE))
         self.decisions = np.zeros((runs, rows, L.N_DECISION))
-        self.diag = np.zeros((runs, L.N_DIAG if on else 0))
-        if on:
-            self.diag[:, L.DG_SAMPLE] = options.sample
+        self.diag = np.zeros((runs, L.N_DIAG))
+        self.diag[:, L.DG_SAMPLE] = options.sample
 
     def run(self, r: int) -> "RunRecords":
         """Run r's records, trimmed to the rows it kept (views: the rows a run did not

@@ -4,7 +4,8 @@ Read top to bottom, this module is MODEL.md: first the small rules (appraisal, m
 expectation, satisfaction, trust, churn probability, lever stocks, burnout, likelihood to
 recommend), then the parts of a week that use them (``live_week`` for the customers,
 ``serve_desk`` for the company, ``decide``), then bookkeeping (``join``, ``summarize_step``,
-``record_events``) and the optional diagnostic records (``open_episode`` ... ``summarize_segments``).
+``record_events``) and the optional diagnostic records (``open_episode`` ...
+``summarize_segments``).
 
 Customer state is held as arrays (see ``layout``), parameters too. Every random draw is
 keyed by (run key, customer, step, purpose) through ``rng``, so no rule depends on the order
@@ -215,7 +216,7 @@ def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, s
     the numbers one loop would; they are faster because the draws and the appraisal
     compile to vector instructions and the other two loops are short enough for the
     processor to overlap customers. ``episodes`` and ``diag`` are the diagnostic records
-    (``diag`` empty: none are kept).
+    (None: none are kept).
     """
     weekly_draws(ids, count, step, key, work)
     visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, par,
@@ -250,7 +251,6 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
     shock = par[L.P_SHOCK]
     entry = int(par[L.P_ENTRY])
     last_column = cum_transitions.shape[1] - 1
-    record = recording(diag)
     caught = 0
     for a in range(count):
         i = ids[a]
@@ -292,14 +292,14 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
                 if ist[L.ISSUE_OPEN, i] == 1:  # a second failure makes the open issue worse
                     fs[L.SEVERITY, i] = max(fs[L.SEVERITY, i], severity)
                     fs[L.ISSUE_COMPLEXITY, i] = max(fs[L.ISSUE_COMPLEXITY, i], complexity)
-                    if record:
+                    if diag is not None:
                         worsen_episode(episodes, ist, fs, i)
                 else:
                     ist[L.ISSUE_OPEN, i] = 1
                     ist[L.SELF_SERVICE_TRIED, i] = 0
                     fs[L.SEVERITY, i] = severity
                     fs[L.ISSUE_COMPLEXITY, i] = complexity
-                    if record:
+                    if diag is not None:
                         open_episode(episodes, diag, fs, ist, i, step, key, k)
         work[L.W_MOOD, a] = mood
         work[L.W_EXPECTATION, a] = fs[L.EXPECTATION, i]
@@ -330,7 +330,6 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, 
     """Step 5: the appraisal's results are written back; then, with an open issue, the
     customer tries self-service once, then calls the desk or suffers in silence."""
     knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
-    record = recording(diag)
     self_served = contacts = 0
     for a in range(count):
         i = ids[a]
@@ -353,7 +352,7 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, 
                     ist[L.ISSUE_OPEN, i] = 0
                     fs[L.EFFORT, i] += par[L.P_SS_EFFORT]
                     self_served += 1
-                    if record:
+                    if diag is not None:
                         close_episode(episodes, ist, fs, i, step, L.OUTCOME_SELF_SERVICE)
                 else:
                     fs[L.EFFORT, i] += par[L.P_SS_FAIL_EFFORT]
@@ -362,7 +361,7 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, 
                     ist[L.QUEUED_SINCE, i] = step
                     fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
                     contacts += 1
-                    if record:
+                    if diag is not None:
                         note_contact(episodes, ist, i)
                 else:  # most unhappy customers never complain
                     fs[L.EFFORT, i] += par[L.P_SILENT_EFFORT]
@@ -410,7 +409,6 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue, 
     salience = par[L.P_RECOVERY_SALIENCE]
     psy = psychology(par)
     id_mask = (np.int64(1) << _QUEUE_ID_BITS) - 1
-    record = recording(diag)
     served = resolved = contacts = wait_sum = 0
     for r in range(waiting):
         i = queue[r] & id_mask
@@ -418,7 +416,7 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue, 
             served += 1
             wait_sum += step - ist[L.QUEUED_SINCE, i]
             resolve = fcr * (1.0 - 0.5 * fs[L.SEVERITY, i]) * quality_loss
-            if record:
+            if diag is not None:
                 count_in_episode(episodes, ist, i, L.EP_SERVED)
             if rng.uniform(key, i, step, rng.RESOLUTION) < resolve:
                 resolved += 1
@@ -429,20 +427,20 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue, 
                     fs[L.MOOD, i], fs[L.EXPECTATION, i], fs[L.SATISFACTION, i],
                     fs[L.TRUST, i], fs[L.WORST, i], recovery, salience, 0.0, psy)
                 ist[L.CYCLE_COUNT, i] += 1
-                if record:
+                if diag is not None:
                     ist[L.CYCLE_EVENTS, i] |= L.CY_RECOVERY
                     close_episode(episodes, ist, fs, i, step, L.OUTCOME_DESK)
             else:  # unresolved: the customer calls again next week
                 ist[L.QUEUED_SINCE, i] = step + 1
                 fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
                 contacts += 1
-                if record:
+                if diag is not None:
                     note_contact(episodes, ist, i)
         else:
             fs[L.EFFORT, i] += par[L.P_WAIT_EFFORT]
             if rng.uniform(key, i, step, rng.ABANDON) < seg[L.SEG_ABANDON, ist[L.SEGMENT, i]]:
                 ist[L.QUEUED_SINCE, i] = -1  # gives up into silence; the issue stays open
-                if record:
+                if diag is not None:
                     count_in_episode(episodes, ist, i, L.EP_GAVE_UP)
     tally[L.T_SERVED] += served
     tally[L.T_RESOLVED] += resolved
@@ -461,13 +459,12 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
     touchpoint; silent exit under a heavy open issue.
 
     Those who stay are kept in ``ids`` in their order; returns how many stay. The
-    diagnostic records (``diag`` empty: none) get a row per decision and per silent exit.
+    diagnostic records (None: none) get a row per decision and per silent exit.
     """
     competitor = competitor_pull(step, par[L.P_COMP_GROWTH])
     peak_weight, end_weight = par[L.P_PEAK_W], par[L.P_END_W]
     silent_threshold, silent_rate = par[L.P_SILENT_THRESHOLD], par[L.P_SILENT_RATE]
     keep_effort = 1.0 - par[L.P_EFFORT_DECAY]
-    record = recording(diag)
     stay = churned = 0
     for a in range(count):
         i = ids[a]
@@ -481,7 +478,7 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
                                   ist[L.ISSUE_OPEN, i], competitor, seg[L.SEG_CHURN_BIAS, s],
                                   seg[L.SEG_EFFORT_WEIGHT, s], par)
             leaves = rng.uniform(key, i, step, rng.CHURN) < p
-            if record:
+            if diag is not None:
                 record_decision(decisions, diag, fs, ist, i, step, key, L.KIND_DECISION,
                                 s_eval, p, leaves)
             fs[L.WORST, i] = 1.0
@@ -489,15 +486,16 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
             ist[L.CYCLE_COUNT, i] = 0
         elif ist[L.ISSUE_OPEN, i] == 1 and fs[L.EFFORT, i] > silent_threshold:
             leaves = rng.uniform(key, i, step, rng.SILENT_CHURN) < silent_rate
-            if record and leaves:
-                record_decision(decisions, diag, fs, ist, i, step, key, L.KIND_SILENT_EXIT,
-                                np.nan, silent_rate, leaves)
+            if diag is not None:
+                if leaves:
+                    record_decision(decisions, diag, fs, ist, i, step, key,
+                                    L.KIND_SILENT_EXIT, np.nan, silent_rate, leaves)
         if leaves:
             ist[L.ACTIVE, i] = 0
             ist[L.CHURN_STEP, i] = step
             ist[L.QUEUED_SINCE, i] = -1
             churned += 1
-            if record:
+            if diag is not None:
                 close_episode(episodes, ist, fs, i, step, L.OUTCOME_LEFT)
         else:
             fs[L.EFFORT, i] *= keep_effort
@@ -646,17 +644,13 @@ def record_arrivals(row, n_new):
 
 # ------------------------------------------------ diagnostics: optional per-customer records
 # A run that records diagnostics passes ``diag`` (layout.N_DIAG numbers: the recorder's
-# state) and tables with room for their rows; a run that does not passes an empty ``diag``,
-# and every rule above skips these calls on one test of a number read once per group.
+# state) and tables with room for their rows; a run that does not passes None for all of
+# them. Every ``if diag is not None`` above is then decided when numba compiles the rule
+# (it prunes branches on arguments typed None), so a run without diagnostics runs the very
+# machine code it would without this section.
 # Rows are kept for a sampled share of the customers (``sampled``). A table that would
 # overflow drops the whole week in which it does and every row after it (``close_week``),
 # so that which rows are kept cannot depend on the order in which customers are visited.
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def recording(diag):
-    """Whether this run records diagnostics (``diag`` is empty when it does not)."""
-    return diag.shape[0] > 0
 
 
 @njit(**_JIT)

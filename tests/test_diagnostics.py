@@ -3,6 +3,8 @@ and the tables add up to the weekly columns they explain."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,3 +201,46 @@ def test_bad_diagnostics_options_are_refused():
         Diagnostics(sample=0.0)
     with pytest.raises(ValueError, match="max_rows"):
         Diagnostics(max_rows=0)
+
+
+def test_cli_records_and_diagnoses(tmp_path):
+    from click.testing import CliRunner
+
+    from simulation.cli import main
+
+    runner = CliRunner()
+    folder = tmp_path / "diag"
+    done = runner.invoke(main, ["run", str(BASELINE), "--seeds", "3", "--steps", "30",
+                                "--set", "cohort=150", "--diagnostics",
+                                "--diagnostics-sample", "0.5", "--out", str(folder)])
+    assert done.exit_code == 0, done.output
+    assert (folder / "episodes.parquet").is_file() and (folder / "decisions.parquet").is_file()
+    done = runner.invoke(main, ["diagnose", str(folder), "--json"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert report["seeds"] == 3 and report["diagnostics"]["sample"] == 0.5
+    text = runner.invoke(main, ["diagnose", str(folder)])
+    assert "never reached the desk" in text.output and "segment premium" in text.output
+
+
+def test_cli_refuses_diagnose_without_records_and_options_without_the_flag(tmp_path, capsys):
+    from click.testing import CliRunner
+
+    from simulation.cli import main
+
+    runner = CliRunner()
+    plain = tmp_path / "plain"
+    assert runner.invoke(main, ["run", str(BASELINE), "--seeds", "2", "--steps", "5",
+                                "--set", "cohort=50", "--out", str(plain)]).exit_code == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagnose", str(plain)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (f"{plain}: no diagnostics recorded (episodes.parquet, "
+                                       "decisions.parquet); run with --diagnostics\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(BASELINE), "--diagnostics-sample", "0.5", "--out",
+              str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+    assert "--diagnostics-sample/--diagnostics-max-rows need --diagnostics" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -69,10 +69,11 @@ class JourneyModel(mesa.Model):
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
         self.n_customers = 0
-        self.records = Buffers(1, scenario.horizon, len(scenario.segments), diagnostics)
+        self.records = (Buffers(1, scenario.horizon, len(scenario.segments), diagnostics)
+                        if diagnostics else None)
         self.segments, self.episodes, self.decisions, self.diag = (
-            self.records.segments[0], self.records.episodes[0], self.records.decisions[0],
-            self.records.diag[0])
+            (self.records.segments[0], self.records.episodes[0], self.records.decisions[0],
+             self.records.diag[0]) if self.records else (None, None, None, None))
 
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
@@ -118,7 +119,7 @@ class JourneyModel(mesa.Model):
         rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
                          self.company, self.tally, self.queue, self.episodes, self.diag)
         self.agents.shuffle_do("decide")
-        if rules.recording(self.diag):
+        if self.diag is not None:
             rules.close_week(self.episodes, self.ist, self.diag)
         ids = self.active_ids()
         promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, week,
@@ -134,7 +135,7 @@ class JourneyModel(mesa.Model):
 
     def _summarize_segments(self, week: int, n_new: int) -> None:
         """The week's per-segment block, when diagnostics are recorded."""
-        if self.segments.shape[0] > 0:
+        if self.segments is not None:
             ids = self.active_ids()  # ascending: the newcomers, just admitted, come last
             rules.summarize_segments(ids, len(ids) - n_new, n_new, self.fs, self.ist,
                                      self.compiled.seg, self.compiled.par, self.segments[week])
