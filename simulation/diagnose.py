@@ -56,6 +56,13 @@ def diagnose(results: Results, level: float = 0.95) -> dict:
                                                decisions[decisions["segment"] == name],
                                                seeds, level)
         report["variants"][label] = entry
+    horizon = results.segment_summary(level=level)
+    for label, entry in report["variants"].items():
+        mine = horizon[horizon["variant"] == label]
+        entry["horizon_by_segment"] = {
+            name: {row.output: {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high}
+                   for row in group.itertuples()}
+            for name, group in mine.groupby("segment", sort=False)}
     return report
 
 
@@ -151,6 +158,11 @@ def format_report(report: dict) -> list[str]:
         lines += _block(entry["all"], "  ")
         for name, figures in entry["segments"].items():
             lines.append(f"  segment {name}")
+            at_horizon = entry["horizon_by_segment"].get(name, {})
+            if at_horizon:
+                lines.append("    at the horizon: " + ", ".join(
+                    f"{output.replace('cohort_', '')} {_fmt(v)}"
+                    for output, v in at_horizon.items()))
             lines += _block(figures, "    ")
     return lines
 
@@ -158,7 +170,9 @@ def format_report(report: dict) -> list[str]:
 def _fmt(value: dict) -> str:
     if value["mean"] is None:
         return "n/a (no such rows)"
-    return f"{value['mean']:.3f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}]"
+    digits = 0 if abs(value["mean"]) >= 100 else (1 if abs(value["mean"]) >= 10 else 3)
+    return (f"{value['mean']:.{digits}f} [{value['ci_low']:.{digits}f}, "
+            f"{value['ci_high']:.{digits}f}]")
 
 
 def _block(figures: dict, indent: str) -> list[str]:

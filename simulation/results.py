@@ -77,6 +77,22 @@ class Results:
     def compare(self, outputs=HEADLINE, baseline: str | None = None) -> pd.DataFrame:
         return compare_runs(self.summary(), outputs, baseline or self.labels[0])
 
+    def segment_summary(self, outputs=("cohort_retention", "nps", "revenue"),
+                        level: float = 0.95) -> pd.DataFrame:
+        """Per variant, segment and output: the horizon's mean over seeds with its CI, from
+        the per-segment columns a run with diagnostics records (else an empty table)."""
+        names = self.manifest.get("diagnostics", {}).get("segments", [])
+        last = self.steps.groupby(["variant", "seed"], sort=False).tail(1)
+        rows = []
+        for label, group in last.groupby("variant", sort=False):
+            for name in names:
+                for output in outputs:
+                    mean, lo, hi = mean_interval(group[f"{output}:{name}"].to_numpy(), level)
+                    rows.append({"variant": label, "segment": name, "output": output,
+                                 "mean": mean, "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows, columns=["variant", "segment", "output", "mean", "ci_low",
+                                           "ci_high"])
+
     def bands(self, column: str, kind: str = "ci") -> pd.DataFrame:
         return step_bands(self.steps, column, kind)
 
