@@ -30,6 +30,7 @@ def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capa
     company = np.zeros(L.N_COMPANY)
     tally = np.zeros(L.N_TALLY)
     row = np.zeros(L.N_OUT)
+    episodes = decisions = diag = None  # a run without diagnostics
     rules.admit(fs, ist, 0, cohort, 0, key, seg, par, 0.0)
     n = active = cohort
     ids[:cohort] = np.arange(cohort)
@@ -37,9 +38,11 @@ def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capa
         rules.update_levers(company, levers, spend)
         tally[:] = 0.0
         rules.live_week(ids, active, fs, ist, step, key, tp, cum, guide, schedule, seg, par,
-                        company, tally, work)
-        rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue)
-        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally)
+                        company, tally, work, episodes, diag)
+        rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue,
+                         episodes, diag)
+        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally, episodes,
+                              decisions, diag)
         promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg, par,
                                                      company, tally, row)
         n_new, referred = rules.arrivals(key, step, promoters, detractors, par)
@@ -56,6 +59,7 @@ def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capa
 def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, work, active, step, key, tp, cum,
            guide, schedule, seg, par, company, tally, row):
     total = 0
+    episodes = decisions = diag = None  # timed as a run without diagnostics
     for rep in range(reps):
         fs[:, :] = fs0
         ist[:, :] = ist0
@@ -63,11 +67,13 @@ def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, work, active, step
         tally[:] = 0.0
         if which == 1:
             rules.live_week(ids, active, fs, ist, step, key, tp, cum, guide, schedule, seg,
-                            par, company, tally, work)
+                            par, company, tally, work, episodes, diag)
         elif which == 2:
-            rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue)
+            rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue,
+                             episodes, diag)
         elif which == 3:
-            total += rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally)
+            total += rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally,
+                                  episodes, decisions, diag)
         elif which == 4:
             total += rules.summarize_step(ids, active, fs, ist, step, seg, par, company, tally,
                                           row)[0]

@@ -14,8 +14,10 @@ the page then says so.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from findings_wording import (Interval, by_value, compare, interval, listing, number,  # noqa: E402
                               ratio, seeds_differ, span, trend, week_ranges)
 from simulation import load_scenario, plots, results, simulate  # noqa: E402
+from simulation.diagnose import QUARTILES  # noqa: E402
 from simulation.results import compare_runs, load_results  # noqa: E402
 from simulation.study import load_study  # noqa: E402
 from simulation.sweep import run_study  # noqa: E402
@@ -658,10 +661,6 @@ def baseline_figures(ctx: Context) -> dict[str, str]:
 
 
 #: One function per section, in page order; each returns its placeholders' text.
-SECTIONS = (headline, frontier, budget, horizon, failure, complexity, self_service, personas,
-            service_first, trust, effort, overload, baseline_figures)
-
-
 def fill(template: str, values_: dict) -> str:
     """Fill ``{{name}}`` placeholders; a missing one is an error, not a blank."""
     missing = set(re.findall(r"{{(\w+)}}", template)) - set(values_)
@@ -680,13 +679,21 @@ def main(argv=None) -> Path:
     parser.add_argument("--store", type=Path, default=ROOT / "results" / "findings")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse finished study folders in the store")
+    parser.add_argument("--only-diagnostics", action="store_true",
+                        help="regenerate section 8 (the customers against CX research) alone, "
+                             "in place in the existing findings.md")
     args = parser.parse_args(argv)
     ctx = Context(out=args.out, store=args.store, scale=args.seeds_scale, seeds=args.seeds,
                   overrides=args.overrides, reuse=args.reuse)
     started = time.perf_counter()
+    out: dict[str, str] = {}
+    page = args.out / "findings.md"
+    if args.only_diagnostics:
+        text = page.read_text(encoding="utf-8")
+        page.write_text(replace_section(text, cx_research(ctx)["cx_research"]), encoding="utf-8")
+        return page
     for stale in (ctx.out / "figures").glob("*.png"):  # every figure is drawn again
         stale.unlink()
-    out: dict[str, str] = {}
     for section in SECTIONS:
         out.update(section(ctx))
     quick = [f"{ctx.seeds} seeds per study" if ctx.seeds else
@@ -697,10 +704,105 @@ def main(argv=None) -> Path:
                          f"\n> **Quick pass:** generated with {' and '.join(quick)}; the numbers "
                          "are not those of `make findings`.\n")
     template = (DOCS / "findings_template.md").read_text(encoding="utf-8")
-    page = args.out / "findings.md"
     page.write_text(fill(template, out), encoding="utf-8")
     print(f"wrote {page} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return page
+
+
+# ------------------------------------- section 8: the customers against CX research
+
+DIAGNOSE_SEEDS = 200     # seeds of the baseline run that `cxsim diagnose` reads
+DIAGNOSE_SAMPLE = 0.25   # share of customers recorded (about 24,000 rows per run)
+SECTION_BEGIN, SECTION_END = "<!-- section 8: begin -->", "<!-- section 8: end -->"
+
+
+def cx_research(ctx: Context) -> dict[str, str]:
+    """Section 8, rendered from ``findings_diagnostics_template.md``: ``cxsim diagnose`` on
+    a baseline run (the commands below, run as a user would), beside published research."""
+    folder = ctx.store / "diagnose_baseline"
+    seeds = ctx.seeds or max(20, int(round(DIAGNOSE_SEEDS * ctx.scale)))
+    cxsim = str(Path(sys.executable).with_name("cxsim"))
+    run_args = ["run", "baseline", "--seeds", str(seeds), "--diagnostics",
+                "--diagnostics-sample", str(DIAGNOSE_SAMPLE)]
+    for override in ctx.overrides:
+        run_args += ["--set", override]
+    if folder.exists() and not ctx.reuse:
+        shutil.rmtree(folder)
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([cxsim, *run_args, "--out", str(folder)], check=True,
+                       capture_output=True, cwd=ROOT)
+    report = json.loads(subprocess.run([cxsim, "diagnose", str(folder), "--json"], check=True,
+                                       capture_output=True, text=True, cwd=ROOT).stdout)
+    label, entry = next(iter(report["variants"].items()))
+    fig = entry["all"]
+    pct = lambda v: _interval_text(v, pct=True)  # noqa: E731
+    num = lambda v: _interval_text(v, pct=False)  # noqa: E731
+    churn = fig["churn_by_effort_quartile"]
+    lowest, highest = churn["quartiles"][QUARTILES[0]], churn["quartiles"][QUARTILES[-1]]
+    out = {
+        "diag_commands": f"cxsim {' '.join(run_args)} --out RESULTS; cxsim diagnose RESULTS",
+        "diag_seeds": str(report["seeds"]), "diag_sample": f"{DIAGNOSE_SAMPLE:.0%}",
+        "diag_strategy": label,
+        "diag_problems_never": pct(fig["problems_never_at_desk"]),
+        "diag_customers_never": pct(fig["customers_never_at_desk"]),
+        "diag_effort_table": table([
+            {"effort quartile": q, "effort range": f"{lo:.2f} to {hi:.2f}",
+             "churn per decision": pct(v)}
+            for (q, v), (lo, hi) in zip(churn["quartiles"].items(), churn["effort_ranges"])]),
+        "diag_s_before": num(fig["satisfaction_before_failure"]),
+        "diag_s_after": num(fig["satisfaction_after_recovery"]),
+        "diag_recovery_change": _interval_text(fig["recovery_change"], signed=True),
+        "diag_renew_recovery": pct(fig["renewal_after_recovery"]),
+        "diag_renew_no_failure": pct(fig["renewal_without_failure"]),
+        "diag_renew_gap": _interval_text(fig["recovery_renewal_gap"], pct=True, signed=True),
+        "diag_satisfied_defectors": pct(fig["satisfied_defectors"]),
+        "diag_contact_or": num(fig["desk_contact_odds_ratio"]),
+        "diag_contact_or_mean": f"{fig['desk_contact_odds_ratio']['mean']:.1f}",
+        "diag_effort_ratio": f"{highest['mean'] / lowest['mean']:.1f}",
+        "diag_recovery_verdict": _verdict(fig["recovery_change"],
+                                          ("below", "no different from", "above")),
+        "diag_renew_verdict": _verdict(fig["recovery_renewal_gap"],
+                                       ("less often than", "as often as", "more often than")),
+        "diag_segment_table": table([
+            {"segment": name,
+             "problems never at the desk": pct(f["problems_never_at_desk"]),
+             "customers never at the desk": pct(f["customers_never_at_desk"]),
+             "satisfaction change after recovery":
+                 _interval_text(f["recovery_change"], signed=True),
+             "satisfied defectors": pct(f["satisfied_defectors"]),
+             "desk contact odds ratio": num(f["desk_contact_odds_ratio"])}
+            for name, f in entry["segments"].items()]),
+    }
+    template = (DOCS / "findings_diagnostics_template.md").read_text(encoding="utf-8")
+    return {"cx_research": f"{SECTION_BEGIN}\n{fill(template, out)}{SECTION_END}\n"}
+
+
+def _verdict(v: dict, words: tuple[str, str, str]) -> str:
+    """The first word if the interval lies below 0, the last if above, else the middle."""
+    return words[0] if v["ci_high"] < 0 else (words[2] if v["ci_low"] > 0 else words[1])
+
+
+def _interval_text(v: dict, pct: bool = False, signed: bool = False) -> str:
+    """A ``cxsim diagnose`` figure as 'mean [low, high]'."""
+    if v["mean"] is None:
+        return "n/a"
+    sign = "+" if signed else ""
+    fmt = (lambda x: f"{100 * x:{sign}.1f}%") if pct else (lambda x: f"{x:{sign}.3g}")
+    return f"{fmt(v['mean'])} [{fmt(v['ci_low'])}, {fmt(v['ci_high'])}]"
+
+
+def replace_section(page: str, section: str) -> str:
+    """The page with section 8 (between its markers) replaced, or appended if absent."""
+    if SECTION_BEGIN in page and SECTION_END in page:
+        head, rest = page.split(SECTION_BEGIN, 1)
+        return head.rstrip("\n") + "\n" + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    return page.rstrip("\n") + "\n" + section
+
+
+#: the page's sections, in its order; each returns the placeholders it fills
+SECTIONS = (headline, frontier, budget, horizon, failure, complexity, self_service, personas,
+            service_first, trust, effort, overload, baseline_figures, cx_research)
 
 
 if __name__ == "__main__":

@@ -16,21 +16,27 @@ kernel uses ``error_model="numpy"`` (no division-by-zero checks).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 from . import layout as L
 from . import rng, rules
 from .compiled import Stacked
+from .diagnostics import Buffers, Diagnostics
 
 
 @njit(cache=True, error_model="numpy")
 def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, levers, spend, out,
-                 events):
+                 events, segments, episodes, decisions, diag):
     """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
 
     ``events`` (customers x N_EVENT, see ``rules.record_events``) is filled when it has
-    rows; pass a (0, N_EVENT) array to skip per-customer output.
+    rows; pass a (0, N_EVENT) array to skip per-customer output. Diagnostics: ``segments``
+    (horizon + 1, segments, N_SEGMENT_OUT), ``episodes``, ``decisions`` and ``diag`` (the
+    recorder's state, see ``rules.new_row``), or None for all four: numba then compiles
+    this run, and every rule it calls, without the recording code.
     """
     cohort = int(par[L.P_COHORT])
     horizon = int(par[L.P_HORIZON])
@@ -47,24 +53,32 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
     n = cohort
     active = _enlist(ids, 0, 0, cohort)
     rules.summarize_step(ids, active, fs, ist, 0, seg, par, company, tally, out[0])
+    if segments is not None:
+        rules.summarize_segments(ids, active, 0, fs, ist, seg, par, segments[0])
     agent_steps = 0
     for step in range(1, horizon + 1):
         rules.update_levers(company, levers, spend)                       # 1. levers
         tally[:] = 0.0
         agent_steps += active
         rules.live_week(ids, active, fs, ist, step, key, tp, cum_transitions, move_guide,
-                        schedule, seg, par, company, tally, work)         # 2-5. each customer
+                        schedule, seg, par, company, tally, work, episodes,
+                        diag)                                             # 2-5. each customer
         rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally,
-                         queue)                                           # 6. the desk
-        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par,
-                              tally)                                      # 7. decisions
+                         queue, episodes, diag)                           # 6. the desk
+        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally,
+                              episodes, decisions, diag)                  # 7. decisions
+        if diag is not None:
+            rules.close_week(episodes, ist, diag)
         promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg, par,
                                                      company, tally, out[step])  # 9.
         n_new, referred = rules.arrivals(key, step, promoters, detractors, par)  # 8. word of mouth
         if n + n_new > fs.shape[1]:
             fs, ist, ids, queue, work = _grow(fs, ist, ids, 2 * (n + n_new))
         rules.admit(fs, ist, n, n_new, step, key, seg, par, referred)
+        stayed = active
         active = _enlist(ids, active, n, n_new)
+        if segments is not None:
+            rules.summarize_segments(ids, stayed, n_new, fs, ist, seg, par, segments[step])
         n += n_new
         rules.record_arrivals(out[step], n_new)
     rules.record_events(ist, n, events)
@@ -93,7 +107,8 @@ def _grow(fs, ist, ids, capacity):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg, par, levers,
-                   spend, out, events, agent_steps, customers):
+                   spend, out, events, segments, episodes, decisions, diag, agent_steps,
+                   customers):
     """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``."""
     for r in prange(keys.shape[0]):
         v = variant[r]
@@ -101,30 +116,48 @@ def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg
         # the arrays it is given, and on arrays shared between threads those atomic updates
         # contend (measured: about 4% of the two-thread rate).
         run_out = np.zeros((out.shape[1], out.shape[2]))
-        agent_steps[r], customers[r] = simulate_run(
-            keys[r], tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy(),
-            schedule[v].copy(), seg[v].copy(), par[v].copy(), levers[v].copy(),
-            spend[v].copy(), run_out, events[r])
+        journey = (keys[r], tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy(),
+                   schedule[v].copy(), seg[v].copy(), par[v].copy(), levers[v].copy(),
+                   spend[v].copy(), run_out, events[r])
+        if diag is None:  # decided at compile time: two kernels, one without recording
+            agent_steps[r], customers[r] = simulate_run(*journey, None, None, None, None)
+        else:
+            agent_steps[r], customers[r] = simulate_run(*journey, segments[r], episodes[r],
+                                                        decisions[r], diag[r])
         out[r] = run_out
 
 
+class BatchOutput(NamedTuple):
+    out: np.ndarray          # (runs, horizon + 1, N_OUT)
+    events: np.ndarray       # (runs, events_per_run, N_EVENT)
+    agent_steps: np.ndarray  # (runs,)
+    customers: np.ndarray    # (runs,) customers each run admitted
+    records: Buffers | None  # the diagnostic records (None when off)
+
+
 def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
-              events_per_run: int = 0, out: np.ndarray | None = None):
-    """Simulate ``len(keys)`` runs. Returns (out, events, agent_steps, customers).
+              events_per_run: int = 0, out: np.ndarray | None = None,
+              diagnostics: Diagnostics | None = None) -> BatchOutput:
+    """Simulate ``len(keys)`` runs.
 
     ``out`` is (runs, horizon + 1, N_OUT) float64, written in place when given (a caller
     running a batch in chunks passes its rows of one array: no copies to join them);
-    ``events`` is (runs, events_per_run, N_EVENT) int64 with -1 in rows no customer filled.
+    ``events`` is (runs, events_per_run, N_EVENT) int64 with -1 in rows no customer filled;
+    with ``diagnostics`` the runs also record into ``records`` (``Buffers.run(r)``; None
+    without).
     """
     runs = len(keys)
     horizon = int(stacked.par[0, L.P_HORIZON])
     if out is None:
         out = np.zeros((runs, horizon + 1, L.N_OUT))
     events = np.full((runs, events_per_run, L.N_EVENT), -1, dtype=np.int64)
+    records = Buffers(runs, horizon, stacked.seg.shape[2], diagnostics) if diagnostics else None
+    arrays = ((records.segments, records.episodes, records.decisions, records.diag)
+              if records else (None, None, None, None))
     agent_steps = np.zeros(runs, dtype=np.int64)
     customers = np.zeros(runs, dtype=np.int64)
     simulate_batch(np.ascontiguousarray(keys, dtype=np.uint64),
                    np.ascontiguousarray(variant, dtype=np.int64), *stacked,
-                   out, events, agent_steps, customers)
+                   out, events, *arrays, agent_steps, customers)
     rng.check_customer_range(int(customers.max(initial=0)))
-    return out, events, agent_steps, customers
+    return BatchOutput(out, events, agent_steps, customers, records)

@@ -72,6 +72,34 @@ def run_options(func):
     return func
 
 
+def diagnostics_options(func):
+    func = click.option("--diagnostics-max-rows", "diagnostics_max_rows", type=click.IntRange(1),
+                        default=None, metavar="N",
+                        help="With --diagnostics: rows kept per run in each table "
+                             "(default 250,000); rows beyond are dropped and counted.")(func)
+    func = click.option("--diagnostics-sample", "diagnostics_sample",
+                        type=click.FloatRange(0, 1, min_open=True), default=None,
+                        metavar="SHARE",
+                        help="With --diagnostics: share of customers recorded (default 1).")(func)
+    func = click.option("--diagnostics", is_flag=True,
+                        help="Also record issue episodes, decisions and per-segment weekly "
+                             "columns (read them with `cxsim diagnose`).")(func)
+    return func
+
+
+def _diagnostics(on: bool, sample, max_rows):
+    from .diagnostics import Diagnostics
+
+    if not on:
+        if sample is not None or max_rows is not None:
+            raise click.UsageError("--diagnostics-sample/--diagnostics-max-rows need "
+                                   "--diagnostics")
+        return None
+    defaults = Diagnostics()
+    return Diagnostics(sample=defaults.sample if sample is None else sample,
+                       max_rows=defaults.max_rows if max_rows is None else max_rows)
+
+
 def _load(scenario: str, overrides, steps):
     extra = list(overrides) + ([f"horizon={steps}"] if steps else [])
     return load_scenario(resolve_path(scenario), extra)
@@ -108,13 +136,13 @@ def _progress(total_runs: int, description: str):
     return progress, lambda done: progress.advance(task, done)
 
 
-def _simulate(variants, seeds, root_seed, engine, events=False):
+def _simulate(variants, seeds, root_seed, engine, events=False, diagnostics=None):
     from .simulate import simulate
 
     progress, advance = _progress(len(variants) * seeds, f"simulating ({engine})")
     with progress:
         return simulate(variants, seeds=seeds, root_seed=root_seed, engine=engine,
-                        events=events, progress=advance)
+                        events=events, diagnostics=diagnostics, progress=advance)
 
 
 def _summary_json(results: Results) -> dict:
@@ -208,14 +236,17 @@ def validate(scenario, overrides):
               help="Number of runs (default: 200 on batch, 3 on mesa).")
 @click.option("--strategy", default=None, help="Replace the strategy: a name or mix=0..1.")
 @click.option("--events", is_flag=True, help="Also keep per-customer join and churn steps.")
-def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, strategy, events):
+@diagnostics_options
+def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, strategy, events,
+        diagnostics, diagnostics_sample, diagnostics_max_rows):
     """Simulate one scenario and write a results folder."""
+    options = _diagnostics(diagnostics, diagnostics_sample, diagnostics_max_rows)
     sc = _load(scenario, overrides, steps)
     if strategy:
         sc = sc.with_strategy(strategy)
     folder = _out_folder(out, scenario, "run")
     seeds = seeds or (200 if engine == "batch" else 3)
-    results = _simulate([sc], seeds, root_seed, engine, events)
+    results = _simulate([sc], seeds, root_seed, engine, events, options)
     _write(results, folder)
     _tell(results, folder, as_json, with_differences=False)
 
@@ -227,15 +258,18 @@ def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, stra
 @click.option("--strategies", default="none,reactive,proactive,balanced", show_default=True,
               help="Comma-separated strategies (names or mix=0..1); the first is the reference.")
 @click.option("--seeds", type=click.IntRange(2), default=1000, show_default=True)
-def compare(scenario, overrides, steps, root_seed, engine, out, as_json, strategies, seeds):
+@diagnostics_options
+def compare(scenario, overrides, steps, root_seed, engine, out, as_json, strategies, seeds,
+            diagnostics, diagnostics_sample, diagnostics_max_rows):
     """Compare strategies at equal budget, seed by seed (common random numbers)."""
+    options = _diagnostics(diagnostics, diagnostics_sample, diagnostics_max_rows)
     sc = _load(scenario, overrides, steps)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     if len(names) < 2:
         raise click.UsageError("--strategies: give at least two, separated by commas")
     variants = [sc.with_strategy(name) for name in names]
     folder = _out_folder(out, scenario, "compare")
-    results = _simulate(variants, seeds, root_seed, engine)
+    results = _simulate(variants, seeds, root_seed, engine, diagnostics=options)
     _write(results, folder)
     _tell(results, folder, as_json, with_differences=True)
 
@@ -500,3 +534,26 @@ def export(results_dir, fmt, out):
                                "choose a new folder (exports are never overwritten)")
     for path in write_csv(res, out):
         click.echo(str(path))
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
+def diagnose(results_dir, as_json):
+    """The model's customers against CX research: silent problems, effort and churn,
+    recovery, satisfied defectors, desk contacts (95% intervals over seeds, per segment)."""
+    from .diagnose import diagnose as compute
+    from .diagnose import format_report, require_diagnostics
+    from .results import StudyResults, load_results
+
+    res = load_results(results_dir)
+    if isinstance(res, StudyResults):
+        raise ResultsError(f"{results_dir}: a study folder; diagnose reads a `cxsim run` or "
+                           "`cxsim compare` folder recorded with --diagnostics")
+    require_diagnostics(res, results_dir)
+    report = compute(res)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for line in format_report(report):
+            click.echo(line)

@@ -28,7 +28,9 @@ SELF_SERVICE_TRIED = 6
 QUEUED_SINCE = 7      # step the customer joined the desk queue, -1 when not queued
 CYCLE_COUNT = 8       # appraisals since the last decision
 REFERRED = 9
-N_INT_STATE = 10
+EPISODE = 10          # diagnostics: row of the open issue's episode record, -1 when none
+CYCLE_EVENTS = 11     # diagnostics: what happened since the last decision (CY_* bits)
+N_INT_STATE = 12
 
 # ----------------------------------- a week's working rows (one column per customer of a group)
 # ``rules.live_week`` works through a group of customers in passes; these contiguous rows
@@ -121,3 +123,39 @@ N_EVENT = 4
 
 INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "contacts",
                    "served", "backlog", "caught", "self_served")
+
+# ------------------------------------------- diagnostics: per-customer records (optional)
+# ``rules`` writes them only when the run records diagnostics (see ``simulation.diagnostics``);
+# every value is a float64 column of a (rows, width) table, integers held exactly.
+
+# one row per issue episode: from the failure that opens an issue to its end
+(EP_CUSTOMER, EP_SEGMENT, EP_OPENED, EP_TOUCHPOINT, EP_SEVERITY, EP_OUTCOME, EP_CLOSED,
+ EP_CONTACTS, EP_SERVED, EP_GAVE_UP, EP_S_BEFORE, EP_S_AFTER) = range(12)
+N_EPISODE = 12
+# how an episode ended (EP_OUTCOME)
+OUTCOME_OPEN, OUTCOME_SELF_SERVICE, OUTCOME_DESK, OUTCOME_LEFT = range(4)
+OUTCOME_NAMES = ("open", "self_service", "desk", "left")
+
+# one row per decision at a decision touchpoint, and per silent exit
+(DC_CUSTOMER, DC_SEGMENT, DC_WEEK, DC_KIND, DC_SATISFACTION, DC_TRUST, DC_EFFORT,
+ DC_PEAK_END, DC_PROBABILITY, DC_LEFT, DC_CYCLE) = range(11)
+N_DECISION = 11
+KIND_DECISION, KIND_SILENT_EXIT = range(2)
+KIND_NAMES = ("decision", "silent_exit")
+# CYCLE_EVENTS / DC_CYCLE bits: since the customer's last decision they had ...
+CY_FAILURE = 1        # ... an issue opened
+CY_CONTACT = 2        # ... a desk contact (a first voice or a repeat contact)
+CY_RECOVERY = 4       # ... an issue resolved by the desk (a recovery)
+
+# the recorder's state: per table (offset DG_EPISODES or DG_DECISIONS) rows kept, rows
+# dropped, the first row of this week, and whether the table overflowed (DG_FULL: 0 not,
+# 1 in this week, 2 in an earlier week); then the share of customers sampled
+DG_EPISODES = 0
+DG_DECISIONS = 4
+DG_ROWS, DG_DROPPED, DG_WEEK_START, DG_FULL = range(4)
+DG_SAMPLE = 8
+N_DIAG = 9
+
+# per segment and week (a (segments, N_SEGMENT_OUT) block per week)
+SG_ACTIVE, SG_ARRIVALS, SG_COHORT_ACTIVE, SG_PROMOTERS, SG_DETRACTORS, SG_REVENUE = range(6)
+N_SEGMENT_OUT = 6

@@ -2,7 +2,9 @@
 
 A results folder holds ``manifest.json`` (everything needed to reproduce it), ``steps.parquet``
 (one row per variant, seed and step), ``runs.parquet`` (one row per variant and seed at the
-horizon) and, when asked for, ``events.parquet`` (one row per customer).
+horizon) and, when asked for, ``events.parquet`` (one row per customer) and the diagnostics
+(``episodes.parquet``, ``decisions.parquet``, per-segment columns in ``steps.parquet``; see
+``simulation.diagnostics``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import layout as L
+from .diagnostics import (Diagnostics, RunRecords, decisions_frame, dropped_summary,
+                          episodes_frame, segment_columns)
 from .manifest import build_manifest
 from .scenario import Scenario
 
@@ -34,18 +38,30 @@ class Results:
     steps: pd.DataFrame
     manifest: dict
     events: pd.DataFrame | None = None
+    episodes: pd.DataFrame | None = None
+    decisions: pd.DataFrame | None = None
     _runs: pd.DataFrame | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_arrays(cls, out, ev, *, variants: list[Scenario], labels, seeds, root_seed,
-                    engine, agent_steps, elapsed) -> "Results":
+                    engine, agent_steps, elapsed, records: list[RunRecords] | None = None,
+                    diagnostics: Diagnostics | None = None) -> "Results":
         steps = steps_frame(out, labels, seeds)
         events = _events_frame(ev, labels, seeds, variants) if ev is not None else None
+        extra, episodes, decisions = {}, None, None
+        if records is not None:
+            steps = pd.concat([steps, segment_columns(records, variants)], axis=1)
+            episodes = episodes_frame(records, labels, seeds, variants)
+            decisions = decisions_frame(records, labels, seeds, variants)
+            extra["diagnostics"] = diagnostics.as_dict() | {
+                "segments": [s.name for s in variants[0].segments],
+                "dropped": dropped_summary(records, labels, seeds)}
         manifest = build_manifest(variants=variants, labels=labels, seeds=seeds,
                                   root_seed=root_seed, engine=engine,
-                                  agent_steps=agent_steps, elapsed=elapsed)
-        return cls(steps=steps, manifest=manifest, events=events)
+                                  agent_steps=agent_steps, elapsed=elapsed, **extra)
+        return cls(steps=steps, manifest=manifest, events=events, episodes=episodes,
+                   decisions=decisions)
 
     # ---------------------------------------------------------------------- summaries
     @property
@@ -61,6 +77,22 @@ class Results:
     def compare(self, outputs=HEADLINE, baseline: str | None = None) -> pd.DataFrame:
         return compare_runs(self.summary(), outputs, baseline or self.labels[0])
 
+    def segment_summary(self, outputs=("cohort_retention", "nps", "revenue"),
+                        level: float = 0.95) -> pd.DataFrame:
+        """Per variant, segment and output: the horizon's mean over seeds with its CI, from
+        the per-segment columns a run with diagnostics records (else an empty table)."""
+        names = self.manifest.get("diagnostics", {}).get("segments", [])
+        last = self.steps.groupby(["variant", "seed"], sort=False).tail(1)
+        rows = []
+        for label, group in last.groupby("variant", sort=False):
+            for name in names:
+                for output in outputs:
+                    mean, lo, hi = mean_interval(group[f"{output}:{name}"].to_numpy(), level)
+                    rows.append({"variant": label, "segment": name, "output": output,
+                                 "mean": mean, "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows, columns=["variant", "segment", "output", "mean", "ci_low",
+                                           "ci_high"])
+
     def bands(self, column: str, kind: str = "ci") -> pd.DataFrame:
         return step_bands(self.steps, column, kind)
 
@@ -71,8 +103,9 @@ class Results:
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_parquet(self.steps, folder / "steps.parquet")
         _atomic_parquet(self.summary(), folder / "runs.parquet")
-        if self.events is not None:
-            _atomic_parquet(self.events, folder / "events.parquet")
+        for name in ("events", "episodes", "decisions"):
+            if getattr(self, name) is not None:
+                _atomic_parquet(getattr(self, name), folder / f"{name}.parquet")
         _atomic_write(folder / "manifest.json", json.dumps(self.manifest, indent=2))
         return folder
 
@@ -367,13 +400,18 @@ def load_results(folder: str | Path) -> Results | StudyResults:
             points = points.iloc[:-1]
         return StudyResults(points=points, runs=runs, steps=steps, manifest=manifest,
                             reference=reference)
-    try:
-        steps = pd.read_parquet(folder / "steps.parquet")
-        events_path = folder / "events.parquet"
-        events = pd.read_parquet(events_path) if events_path.is_file() else None
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise ResultsError(f"{folder / 'steps.parquet'}: unreadable ({type(exc).__name__})") from None
+    tables = {}
+    for name in ("steps", "events", "episodes", "decisions"):
+        path = folder / f"{name}.parquet"
+        if name != "steps" and not path.is_file():
+            tables[name] = None
+            continue
+        try:
+            tables[name] = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise ResultsError(f"{path}: unreadable ({type(exc).__name__})") from None
+    steps = tables.pop("steps")
     missing = [c for c in ("variant", "seed", *L.STEP_COLUMNS) if c not in steps.columns]
     if missing:
         raise ResultsError(f"{folder / 'steps.parquet'}: columns missing: {', '.join(missing)}")
-    return Results(steps=steps, manifest=manifest, events=events)
+    return Results(steps=steps, manifest=manifest, **tables)

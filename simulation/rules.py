@@ -4,7 +4,8 @@ Read top to bottom, this module is MODEL.md: first the small rules (appraisal, m
 expectation, satisfaction, trust, churn probability, lever stocks, burnout, likelihood to
 recommend), then the parts of a week that use them (``live_week`` for the customers,
 ``serve_desk`` for the company, ``decide``), then bookkeeping (``join``, ``summarize_step``,
-``record_events``).
+``record_events``) and the optional diagnostic records (``open_episode`` ...
+``summarize_segments``).
 
 Customer state is held as arrays (see ``layout``), parameters too. Every random draw is
 keyed by (run key, customer, step, purpose) through ``rng``, so no rule depends on the order
@@ -206,7 +207,7 @@ def nurture(trust, mood, checked_in, trust_gain, mood_gain):
 
 @njit(**_JIT)
 def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, seg,
-              par, company, tally, work):
+              par, company, tally, work, episodes, diag):
     """Steps 2-5 of a week for the active customers ``ids[:count]``.
 
     Nurture, move, experience the touchpoint, deal with any open issue: four passes over
@@ -214,13 +215,14 @@ def live_week(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, s
     least ``count`` columns). Customers do not interact in these steps, so the passes give
     the numbers one loop would; they are faster because the draws and the appraisal
     compile to vector instructions and the other two loops are short enough for the
-    processor to overlap customers.
+    processor to overlap customers. ``episodes`` and ``diag`` are the diagnostic records
+    (None: none are kept).
     """
     weekly_draws(ids, count, step, key, work)
     visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, par,
-          company, tally, work)
+          company, tally, work, episodes, diag)
     appraise(work, count, par)
-    open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work)
+    open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, episodes, diag)
 
 
 @njit(**_JIT)
@@ -238,7 +240,7 @@ def weekly_draws(ids, count, step, key, work):
 
 @njit(**_JIT)
 def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, schedule, par,
-          company, tally, work):
+          company, tally, work, episodes, diag):
     """Steps 2-4: nurture, move, and what the touchpoint delivers; a failure that is not
     caught opens (or worsens) an issue. Fills in what the appraisal needs."""
     nurture_chance = company[L.EFFECT + L.RELATIONSHIP]
@@ -290,11 +292,15 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
                 if ist[L.ISSUE_OPEN, i] == 1:  # a second failure makes the open issue worse
                     fs[L.SEVERITY, i] = max(fs[L.SEVERITY, i], severity)
                     fs[L.ISSUE_COMPLEXITY, i] = max(fs[L.ISSUE_COMPLEXITY, i], complexity)
+                    if diag is not None:
+                        worsen_episode(episodes, ist, fs, i)
                 else:
                     ist[L.ISSUE_OPEN, i] = 1
                     ist[L.SELF_SERVICE_TRIED, i] = 0
                     fs[L.SEVERITY, i] = severity
                     fs[L.ISSUE_COMPLEXITY, i] = complexity
+                    if diag is not None:
+                        open_episode(episodes, diag, fs, ist, i, step, key, k)
         work[L.W_MOOD, a] = mood
         work[L.W_EXPECTATION, a] = fs[L.EXPECTATION, i]
         work[L.W_SATISFACTION, a] = fs[L.SATISFACTION, i]
@@ -319,7 +325,8 @@ def appraise(work, count, par):
 
 
 @njit(**_JIT)
-def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work):
+def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, episodes,
+                diag):
     """Step 5: the appraisal's results are written back; then, with an open issue, the
     customer tries self-service once, then calls the desk or suffers in silence."""
     knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
@@ -345,6 +352,8 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work):
                     ist[L.ISSUE_OPEN, i] = 0
                     fs[L.EFFORT, i] += par[L.P_SS_EFFORT]
                     self_served += 1
+                    if diag is not None:
+                        close_episode(episodes, ist, fs, i, step, L.OUTCOME_SELF_SERVICE)
                 else:
                     fs[L.EFFORT, i] += par[L.P_SS_FAIL_EFFORT]
             if not solved:
@@ -352,6 +361,8 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work):
                     ist[L.QUEUED_SINCE, i] = step
                     fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
                     contacts += 1
+                    if diag is not None:
+                        note_contact(episodes, ist, i)
                 else:  # most unhappy customers never complain
                     fs[L.EFFORT, i] += par[L.P_SILENT_EFFORT]
                     mood = max(-1.0, mood - par[L.P_SILENT_MOOD])
@@ -374,10 +385,12 @@ def _queue_key(since, key, i, step):
 
 
 @njit(**_JIT)
-def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue):
+def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue, episodes,
+               diag):
     """Step 6: serve the queue oldest first up to capacity; the rest wait or give up.
 
     ``ids[:count]`` are the active customers; ``queue`` has room for all of them.
+    ``episodes`` and ``diag``: the diagnostic records, as in ``live_week``.
     """
     waiting = 0
     for a in range(count):  # branch-free: keep the queued customers' ids
@@ -403,6 +416,8 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue):
             served += 1
             wait_sum += step - ist[L.QUEUED_SINCE, i]
             resolve = fcr * (1.0 - 0.5 * fs[L.SEVERITY, i]) * quality_loss
+            if diag is not None:
+                count_in_episode(episodes, ist, i, L.EP_SERVED)
             if rng.uniform(key, i, step, rng.RESOLUTION) < resolve:
                 resolved += 1
                 ist[L.ISSUE_OPEN, i] = 0
@@ -412,14 +427,21 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue):
                     fs[L.MOOD, i], fs[L.EXPECTATION, i], fs[L.SATISFACTION, i],
                     fs[L.TRUST, i], fs[L.WORST, i], recovery, salience, 0.0, psy)
                 ist[L.CYCLE_COUNT, i] += 1
+                if diag is not None:
+                    ist[L.CYCLE_EVENTS, i] |= L.CY_RECOVERY
+                    close_episode(episodes, ist, fs, i, step, L.OUTCOME_DESK)
             else:  # unresolved: the customer calls again next week
                 ist[L.QUEUED_SINCE, i] = step + 1
                 fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
                 contacts += 1
+                if diag is not None:
+                    note_contact(episodes, ist, i)
         else:
             fs[L.EFFORT, i] += par[L.P_WAIT_EFFORT]
             if rng.uniform(key, i, step, rng.ABANDON) < seg[L.SEG_ABANDON, ist[L.SEGMENT, i]]:
                 ist[L.QUEUED_SINCE, i] = -1  # gives up into silence; the issue stays open
+                if diag is not None:
+                    count_in_episode(episodes, ist, i, L.EP_GAVE_UP)
     tally[L.T_SERVED] += served
     tally[L.T_RESOLVED] += resolved
     tally[L.T_CONTACTS] += contacts
@@ -432,11 +454,12 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue):
 
 
 @njit(**_JIT)
-def decide(ids, count, fs, ist, step, key, tp, seg, par, tally):
+def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisions, diag):
     """Step 7 for the active customers ``ids[:count]``: renew or leave at a decision
     touchpoint; silent exit under a heavy open issue.
 
-    Those who stay are kept in ``ids`` in their order; returns how many stay.
+    Those who stay are kept in ``ids`` in their order; returns how many stay. The
+    diagnostic records (None: none) get a row per decision and per silent exit.
     """
     competitor = competitor_pull(step, par[L.P_COMP_GROWTH])
     peak_weight, end_weight = par[L.P_PEAK_W], par[L.P_END_W]
@@ -455,16 +478,25 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally):
                                   ist[L.ISSUE_OPEN, i], competitor, seg[L.SEG_CHURN_BIAS, s],
                                   seg[L.SEG_EFFORT_WEIGHT, s], par)
             leaves = rng.uniform(key, i, step, rng.CHURN) < p
+            if diag is not None:
+                record_decision(decisions, diag, fs, ist, i, step, key, L.KIND_DECISION,
+                                s_eval, p, leaves)
             fs[L.WORST, i] = 1.0
             fs[L.LAST, i] = 0.0
             ist[L.CYCLE_COUNT, i] = 0
         elif ist[L.ISSUE_OPEN, i] == 1 and fs[L.EFFORT, i] > silent_threshold:
             leaves = rng.uniform(key, i, step, rng.SILENT_CHURN) < silent_rate
+            if diag is not None:
+                if leaves:
+                    record_decision(decisions, diag, fs, ist, i, step, key,
+                                    L.KIND_SILENT_EXIT, np.nan, silent_rate, leaves)
         if leaves:
             ist[L.ACTIVE, i] = 0
             ist[L.CHURN_STEP, i] = step
             ist[L.QUEUED_SINCE, i] = -1
             churned += 1
+            if diag is not None:
+                close_episode(episodes, ist, fs, i, step, L.OUTCOME_LEFT)
         else:
             fs[L.EFFORT, i] *= keep_effort
         ids[stay] = i
@@ -495,6 +527,8 @@ def join(fs, ist, i, step, key, seg, par, referred):
     ist[L.QUEUED_SINCE, i] = -1
     ist[L.CYCLE_COUNT, i] = 0
     ist[L.REFERRED, i] = 1 if referred else 0
+    ist[L.EPISODE, i] = -1
+    ist[L.CYCLE_EVENTS, i] = 0
     boost = 1.0 if referred else 0.0
     fs[L.MOOD, i] = 0.0
     fs[L.EXPECTATION, i] = min(1.0, seg[L.SEG_EXPECTATION, s] + boost * par[L.P_REF_EXPECTATION])
@@ -606,3 +640,152 @@ def record_arrivals(row, n_new):
     """Newcomers count as active from the week they join (they pay from the next week)."""
     row[L.O_ARRIVALS] = n_new
     row[L.O_ACTIVE] += n_new
+
+
+# ------------------------------------------------ diagnostics: optional per-customer records
+# A run that records diagnostics passes ``diag`` (layout.N_DIAG numbers: the recorder's
+# state) and tables with room for their rows; a run that does not passes None for all of
+# them. Every ``if diag is not None`` above is then decided when numba compiles the rule
+# (it prunes branches on arguments typed None), so a run without diagnostics runs the very
+# machine code it would without this section.
+# Rows are kept for a sampled share of the customers (``sampled``). A table that would
+# overflow drops the whole week in which it does and every row after it (``close_week``),
+# so that which rows are kept cannot depend on the order in which customers are visited.
+
+
+@njit(**_JIT)
+def sampled(key, i, diag):
+    """Whether customer i's rows are recorded: a share ``diag[DG_SAMPLE]`` of the customers,
+    chosen by a hash of the run key and the id (the same customers on both engines)."""
+    share = diag[L.DG_SAMPLE]
+    return share >= 1.0 or rng.uniform(key, i, 0, rng.DIAGNOSTIC_SAMPLE) < share
+
+
+@njit(**_JIT)
+def new_row(table, diag, offset):
+    """The next free row of ``table`` (its state at ``diag[offset:]``), or -1 when the
+    table is full or overflowed earlier; a row refused is counted as dropped."""
+    if diag[offset + L.DG_FULL] > 0.0:
+        diag[offset + L.DG_DROPPED] += 1.0
+        return -1
+    row = int(diag[offset + L.DG_ROWS])
+    if row >= table.shape[0]:
+        diag[offset + L.DG_FULL] = 1.0
+        diag[offset + L.DG_DROPPED] += 1.0
+        return -1
+    diag[offset + L.DG_ROWS] = row + 1.0
+    return row
+
+
+@njit(**_JIT)
+def open_episode(episodes, diag, fs, ist, i, step, key, touchpoint):
+    """A failure opens customer i's issue: a new episode row (if i is sampled)."""
+    ist[L.CYCLE_EVENTS, i] |= L.CY_FAILURE
+    row = new_row(episodes, diag, L.DG_EPISODES) if sampled(key, i, diag) else -1
+    ist[L.EPISODE, i] = row
+    if row >= 0:
+        e = episodes[row]
+        e[:] = 0.0
+        e[L.EP_CUSTOMER] = i
+        e[L.EP_SEGMENT] = ist[L.SEGMENT, i]
+        e[L.EP_OPENED] = step
+        e[L.EP_TOUCHPOINT] = touchpoint
+        e[L.EP_SEVERITY] = fs[L.SEVERITY, i]
+        e[L.EP_OUTCOME] = L.OUTCOME_OPEN
+        e[L.EP_CLOSED] = -1.0
+        e[L.EP_S_BEFORE] = fs[L.SATISFACTION, i]  # before this week's appraisal
+        e[L.EP_S_AFTER] = np.nan
+
+
+@njit(**_JIT)
+def worsen_episode(episodes, ist, fs, i):
+    """A second failure while the issue is open: the episode's severity is the issue's."""
+    row = ist[L.EPISODE, i]
+    if row >= 0:
+        episodes[row, L.EP_SEVERITY] = fs[L.SEVERITY, i]
+
+
+@njit(**_JIT)
+def note_contact(episodes, ist, i):
+    """A desk contact (first voice or repeat): counted in the customer's open episode."""
+    ist[L.CYCLE_EVENTS, i] |= L.CY_CONTACT
+    count_in_episode(episodes, ist, i, L.EP_CONTACTS)
+
+
+@njit(**_JIT)
+def count_in_episode(episodes, ist, i, column):
+    row = ist[L.EPISODE, i]
+    if row >= 0:
+        episodes[row, column] += 1.0
+
+
+@njit(**_JIT)
+def close_episode(episodes, ist, fs, i, step, outcome):
+    """Customer i's issue ends (``outcome``): the week and satisfaction after it."""
+    row = ist[L.EPISODE, i]
+    if row >= 0:
+        episodes[row, L.EP_OUTCOME] = outcome
+        episodes[row, L.EP_CLOSED] = step
+        episodes[row, L.EP_S_AFTER] = fs[L.SATISFACTION, i]
+        ist[L.EPISODE, i] = -1
+
+
+@njit(**_JIT)
+def record_decision(decisions, diag, fs, ist, i, step, key, kind, s_eval, p, leaves):
+    """A decision (or silent exit) of customer i: the state it was taken in and what
+    happened since the last one; the cycle's events reset."""
+    events = ist[L.CYCLE_EVENTS, i]
+    if kind == L.KIND_DECISION:
+        ist[L.CYCLE_EVENTS, i] = 0
+    row = new_row(decisions, diag, L.DG_DECISIONS) if sampled(key, i, diag) else -1
+    if row >= 0:
+        d = decisions[row]
+        d[L.DC_CUSTOMER] = i
+        d[L.DC_SEGMENT] = ist[L.SEGMENT, i]
+        d[L.DC_WEEK] = step
+        d[L.DC_KIND] = kind
+        d[L.DC_SATISFACTION] = fs[L.SATISFACTION, i]
+        d[L.DC_TRUST] = fs[L.TRUST, i]
+        d[L.DC_EFFORT] = fs[L.EFFORT, i]
+        d[L.DC_PEAK_END] = s_eval
+        d[L.DC_PROBABILITY] = p
+        d[L.DC_LEFT] = 1.0 if leaves else 0.0
+        d[L.DC_CYCLE] = events
+
+
+@njit(**_JIT)
+def close_week(episodes, ist, diag):
+    """After the decisions: a table that overflowed this week drops the week's rows (and
+    keeps none after it), so the rows kept do not depend on the order of the week."""
+    for offset in (L.DG_EPISODES, L.DG_DECISIONS):
+        if diag[offset + L.DG_FULL] == 1.0:
+            start, rows = int(diag[offset + L.DG_WEEK_START]), int(diag[offset + L.DG_ROWS])
+            diag[offset + L.DG_DROPPED] += rows - start
+            if offset == L.DG_EPISODES:
+                for row in range(start, rows):
+                    i = int(episodes[row, L.EP_CUSTOMER])
+                    if ist[L.EPISODE, i] == row:
+                        ist[L.EPISODE, i] = -1
+            diag[offset + L.DG_ROWS] = start
+            diag[offset + L.DG_FULL] = 2.0
+        diag[offset + L.DG_WEEK_START] = diag[offset + L.DG_ROWS]
+
+
+@njit(**_JIT)
+def summarize_segments(ids, count, n_new, fs, ist, seg, par, block):
+    """Per segment, the week's (segments, N_SEGMENT_OUT) block: the counts and sums behind
+    ``summarize_step``'s active, arrivals, cohort_active, nps and revenue, over the n_t
+    customers ``ids[:count]`` and the newcomers ``ids[count:count + n_new]``."""
+    block[:, :] = 0.0
+    for a in range(count + n_new):
+        i = ids[a]
+        s = ist[L.SEGMENT, i]
+        block[s, L.SG_ACTIVE] += 1.0
+        if a >= count:
+            block[s, L.SG_ARRIVALS] += 1.0
+            continue
+        block[s, L.SG_COHORT_ACTIVE] += 1.0 if ist[L.JOIN_STEP, i] == 0 else 0.0
+        answer = recommendation(fs[L.SATISFACTION, i], fs[L.TRUST, i], fs[L.MOOD, i], par)
+        block[s, L.SG_PROMOTERS] += 1.0 if answer >= 9.0 else 0.0
+        block[s, L.SG_DETRACTORS] += 1.0 if answer < 7.0 else 0.0
+        block[s, L.SG_REVENUE] += seg[L.SEG_VALUE, s]

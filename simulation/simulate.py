@@ -10,6 +10,7 @@ import numpy as np
 from . import layout as L
 from . import rng
 from .compiled import compile_scenario, stack
+from .diagnostics import Diagnostics
 from .results import Results
 from .scenario import Scenario
 
@@ -29,14 +30,17 @@ def _seed_list(seeds: int | Iterable[int]) -> list[int]:
 
 def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int] = 100, *,
              root_seed: int = 0, engine: str = "batch", labels: Sequence[str] | None = None,
-             events: bool = False, progress=None) -> Results:
+             events: bool = False, diagnostics: Diagnostics | bool | None = None,
+             progress=None) -> Results:
     """Run every scenario variant for every seed; return per-step results.
 
     ``scenario`` may be one scenario or a list of variants of one journey (strategies,
     mixes, parameter points); run i of every variant uses the same random numbers (common
     random numbers), so variants are compared seed by seed. ``seeds`` is a count or a list
     of run indices under ``root_seed``. ``events=True`` also keeps per-customer join and
-    churn steps. ``progress(done_runs)`` is called as runs finish (batch: about every second).
+    churn steps. ``diagnostics`` (``True`` or a ``Diagnostics``: sample and row cap) also
+    keeps the issue episodes, the decisions and per-segment weekly columns. ``progress(done_runs)``
+    is called as runs finish (batch: about every second).
     """
     variants = [scenario] if isinstance(scenario, Scenario) else list(scenario)
     if labels is None:
@@ -46,22 +50,30 @@ def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int]
     seed_list = _seed_list(seeds)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if diagnostics is True:
+        diagnostics = Diagnostics()
+    diagnostics = diagnostics or None
     started = time.perf_counter()
-    if engine == "batch":
-        out, ev, agent_steps = _run_batch(variants, seed_list, root_seed, events, progress)
-    else:
-        out, ev, agent_steps = _run_mesa(variants, seed_list, root_seed, events, progress)
+    run = _run_batch if engine == "batch" else _run_mesa
+    out, ev, records, agent_steps = run(variants, seed_list, root_seed, events, diagnostics,
+                                        progress)
     elapsed = time.perf_counter() - started
     return Results.from_arrays(out, ev, variants=variants, labels=list(labels),
                                seeds=seed_list, root_seed=root_seed, engine=engine,
-                               agent_steps=int(agent_steps), elapsed=elapsed)
+                               agent_steps=int(agent_steps), elapsed=elapsed,
+                               records=records, diagnostics=diagnostics)
 
 
-def _run_batch(variants, seed_list, root_seed, events, progress, seconds_per_chunk=1.0,
-               max_chunk=256):
+#: memory the diagnostic record tables of one chunk of runs may take
+_RECORD_BYTES_PER_CHUNK = 256 * 2**20
+
+
+def _run_batch(variants, seed_list, root_seed, events, diagnostics, progress,
+               seconds_per_chunk=1.0, max_chunk=256):
     """Runs in chunks sized to take about ``seconds_per_chunk`` each (so a progress bar
-    moves every second or so), at most ``max_chunk`` runs. Every run depends only on its
-    own key, so the numbers do not depend on how the runs are chunked."""
+    moves every second or so), at most ``max_chunk`` runs (fewer when diagnostic records
+    would outgrow their memory). Every run depends only on its own key, so the numbers do
+    not depend on how the runs are chunked."""
     import numba
 
     from .batch import run_batch
@@ -74,37 +86,42 @@ def _run_batch(variants, seed_list, root_seed, events, progress, seconds_per_chu
     keys = np.tile(seed_keys, len(variants))
     capacity = max(v.cohort for v in variants) * 2 if events else 0
     out = np.empty((runs, variants[0].horizon + 1, L.N_OUT))  # variants share the horizon
-    evs, steps = [], 0
+    if diagnostics is not None:
+        max_chunk = max(1, min(max_chunk,
+                               _RECORD_BYTES_PER_CHUNK // diagnostics.bytes_per_run()))
+    evs, records, steps = [], [], 0
     start, size = 0, min(max_chunk, numba.get_num_threads())
     while start < runs:
         stop = min(runs, start + size)
         began = time.perf_counter()
         while True:  # with events: until every run's customers fit (rarely a second pass)
-            _, ev, agent_steps, customers = run_batch(stacked, keys[start:stop],
-                                                      variant[start:stop],
-                                                      events_per_run=capacity,
-                                                      out=out[start:stop])
+            batch = run_batch(stacked, keys[start:stop], variant[start:stop],
+                              events_per_run=capacity, out=out[start:stop],
+                              diagnostics=diagnostics)
+            customers = batch.customers
             if not events or customers.max() <= capacity:
                 break
             capacity = int(customers.max())
         if events:
-            evs.extend(ev[r, :customers[r]] for r in range(stop - start))
-        steps += int(agent_steps.sum())
+            evs.extend(batch.events[r, :customers[r]] for r in range(stop - start))
+        if diagnostics is not None:
+            records.extend(batch.records.run(r) for r in range(stop - start))
+        steps += int(batch.agent_steps.sum())
         if progress is not None:
             progress(stop - start)
         rate = (stop - start) / max(time.perf_counter() - began, 1e-6)
         size = int(min(max_chunk, max(1, min(rate * seconds_per_chunk, 4 * size))))
         start = stop
-    return out, (evs if events else None), steps
+    return out, (evs if events else None), (records if diagnostics else None), steps
 
 
-def _run_mesa(variants, seed_list, root_seed, events, progress):
+def _run_mesa(variants, seed_list, root_seed, events, diagnostics, progress):
     from .mesa_engine import JourneyModel
 
-    outs, evs, steps = [], [], 0
+    outs, evs, records, steps = [], [], [], 0
     for v in variants:
         for seed in seed_list:
-            model = JourneyModel(v, seed=seed, root_seed=root_seed)
+            model = JourneyModel(v, seed=seed, root_seed=root_seed, diagnostics=diagnostics)
             for _ in range(v.horizon):  # weeks 1..horizon (the call after only stops it)
                 steps += len(model.agents)
                 model.step()
@@ -117,6 +134,8 @@ def _run_mesa(variants, seed_list, root_seed, events, progress):
             outs.append(out)
             if events:
                 evs.append(model.events())
+            if diagnostics is not None:
+                records.append(model.records.run(0))
             if progress is not None:
                 progress(1)
-    return np.stack(outs), (evs if events else None), steps
+    return np.stack(outs), (evs if events else None), (records if diagnostics else None), steps

@@ -50,7 +50,8 @@ class Customer(CellAgent):
         m = self.model
         c = m.compiled
         rules.live_week(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.cum_transitions,
-                        c.move_guide, c.schedule, c.seg, c.par, m.company, m.tally, m.work)
+                        c.move_guide, c.schedule, c.seg, c.par, m.company, m.tally, m.work,
+                        m.episodes, m.diag)
         k = self.touchpoint
         if self.cell is not m.touchpoint_cells[k]:  # moving is costly in a crowded cell
             self.cell = m.touchpoint_cells[k]
@@ -64,6 +65,6 @@ class Customer(CellAgent):
         m = self.model
         c = m.compiled
         stays = rules.decide(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.seg, c.par,
-                             m.tally)
+                             m.tally, m.episodes, m.decisions, m.diag)
         if not stays:
             self.remove()

@@ -24,6 +24,7 @@ from mesa.discrete_space import Network
 from .. import layout as L
 from .. import rng, rules
 from ..compiled import compile_scenario
+from ..diagnostics import Buffers, Diagnostics
 from ..scenario import Scenario, apply_overrides, load_scenario, resolve_path
 from .agents import Customer
 
@@ -87,14 +88,16 @@ class JourneyModel(mesa.Model):
     ``cohort``, ``horizon``, ``mix`` and ``budget`` replace those fields, and ``overrides``
     maps any other dotted path to its value, as ``--set`` does. ``customer_reporters=False``
     collects the model's weekly outputs only (``batch_run`` then gives one row per week
-    instead of one per customer and week).
+    instead of one per customer and week). ``diagnostics`` records the per-customer
+    diagnostics into ``records`` (a one-run ``simulation.diagnostics.Buffers``).
     """
 
     def __init__(self, scenario: Scenario | str | Path = "baseline", seed: int | None = None,
                  root_seed: int = 0, strategy: str | None = None, *,
                  cohort: int | None = None, horizon: int | None = None,
                  mix: float | None = None, budget: float | None = None,
-                 overrides: Mapping | None = None, customer_reporters: bool = True):
+                 overrides: Mapping | None = None, customer_reporters: bool = True,
+                 diagnostics: Diagnostics | None = None):
         seed = draw_seed() if seed is None else int(seed)
         key = rng.run_keys(root_seed, [seed])[0]
         super().__init__(seed=int(key % np.uint64(2**31)))  # Mesa's own rng only shuffles
@@ -139,6 +142,11 @@ class JourneyModel(mesa.Model):
         #: chance a visit fails this week (set by ``step`` from the reliability effect)
         self.failures = np.zeros(len(names), dtype=np.int64)
         self.failure_chance = np.zeros(len(names))
+        self.records = (Buffers(1, scenario.horizon, len(scenario.segments), diagnostics)
+                        if diagnostics else None)
+        self.segments, self.episodes, self.decisions, self.diag = (
+            (self.records.segments[0], self.records.episodes[0], self.records.decisions[0],
+             self.records.diag[0]) if self.records else (None, None, None, None))
 
         model_reporters = {name: _reporter(col) for col, name in enumerate(L.STEP_COLUMNS)
                            if name != "step"}
@@ -151,6 +159,7 @@ class JourneyModel(mesa.Model):
         ids = self.active_ids()
         rules.summarize_step(ids, len(ids), self.fs, self.ist, 0, self.compiled.seg,
                              self.compiled.par, self.company, self.tally, self.row)
+        self._summarize_segments(0, 0)
         self.datacollector.collect(self)
 
     def _admit(self, step: int, count: int, referred_share: float) -> None:
@@ -193,14 +202,17 @@ class JourneyModel(mesa.Model):
         self.agents.shuffle_do("live_week")
         ids = self.active_ids()
         rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
-                         self.company, self.tally, self.queue)
+                         self.company, self.tally, self.queue, self.episodes, self.diag)
         self.agents.shuffle_do("decide")
+        if self.diag is not None:
+            rules.close_week(self.episodes, self.ist, self.diag)
         ids = self.active_ids()
         promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, week,
                                                      c.seg, c.par, self.company, self.tally,
                                                      self.row)
         n_new, referred_share = rules.arrivals(self.key, week, promoters, detractors, c.par)
         self._admit(week, n_new, referred_share)
+        self._summarize_segments(week, n_new)
         rules.record_arrivals(self.row, n_new)
         self.datacollector.collect(self)
 
@@ -214,6 +226,13 @@ class JourneyModel(mesa.Model):
         ids = self.active_ids()
         where = self.ist[L.TOUCHPOINT, ids]
         return np.bincount(where[where >= 0], minlength=len(self.touchpoint_cells))
+
+    def _summarize_segments(self, week: int, n_new: int) -> None:
+        """The week's per-segment block, when diagnostics are recorded."""
+        if self.segments is not None:
+            ids = self.active_ids()  # ascending: the newcomers, just admitted, come last
+            rules.summarize_segments(ids, len(ids) - n_new, n_new, self.fs, self.ist,
+                                     self.compiled.seg, self.compiled.par, self.segments[week])
 
     def active_ids(self) -> np.ndarray:
         """The active customers' ids in ascending order: the group the company-wide rules
