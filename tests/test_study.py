@@ -187,8 +187,11 @@ def _chunk_files(folder: Path) -> dict[str, bytes]:
 
 
 def _start_sweep(study: Path, out: Path):
+    """The sweep as a terminal user runs it: Ctrl-C (SIGINT) at its default, even when this
+    suite runs in a background job, whose children inherit SIGINT ignored."""
     return subprocess.Popen([CXSIM, "sweep", str(study), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_chunks(out: Path, count: int, proc, limit: float = 240.0):
