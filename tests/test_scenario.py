@@ -124,7 +124,7 @@ def test_partial_lever_override_keeps_its_defaults(tmp_path):
     ("share = 0.15", "share = 0.25", "segments", "shares must sum to 1"),
     ("cohort = 2000", "cohort = 0", "cohort", "greater than or equal to 1"),
     ('name = "balanced"', 'name = "balancd"', "strategy.name", "allowed: none, reactive"),
-    ("capacity = 0.40", "capacity = 0.60", "camps", "reactive shares must sum to at most 1"),
+    ("capacity = 0.40", "capacity = 0.60", "camps.reactive", "shares must sum to at most 1 (they sum to 1.2)"),
 ])
 def test_an_invalid_file_is_one_line_naming_file_field_and_what_is_allowed(
         tmp_path, old, new, where, allowed):
@@ -160,7 +160,8 @@ def test_every_problem_gets_its_own_line(tmp_path):
     ("segments.9.share=1", "(allowed: an index 0 to 2, a name (digital_native, mainstream"),
     ("desk.nope*=2", "no value to multiply at desk.nope (fields here: base_capacity"),
     ("horizon.x=3", "horizon is not a table"),
-    ("desk.fcr*=abc", "*= needs a number"),
+    ("desk.fcr*=abc", "*= needs a finite number"),
+    ("desk.fcr*=nan", "*= needs a finite number"),
 ])
 def test_a_bad_override_is_one_line(override, fragment):
     with pytest.raises(ScenarioError) as excinfo:
