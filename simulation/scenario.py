@@ -11,6 +11,7 @@ is wrong. Every default and every bound below is documented, with its reason, in
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import tomllib
@@ -317,9 +318,11 @@ class Scenario(Strict):
         """The expected weekly revenue of the starting cohort."""
         return self.cohort * sum(s.share * s.weekly_value for s in self.segments)
 
-    def with_strategy(self, strategy: str) -> "Scenario":
-        """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix."""
-        return apply_overrides(self, _strategy_overrides(strategy))
+    def with_strategy(self, strategy: str, source: str = "strategy") -> "Scenario":
+        """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix.
+        A problem is reported under ``source`` and the strategy."""
+        return apply_overrides(self, _strategy_overrides(strategy),
+                               f"{source} {_shown(strategy, quote=False)}")
 
 
 def _strategy_overrides(strategy: str) -> list[str]:
@@ -329,7 +332,7 @@ def _strategy_overrides(strategy: str) -> list[str]:
     try:
         return [f"strategy.mix={float(text)!r}"]
     except ValueError:
-        return [f"strategy.name={text}"]
+        return [f"strategy.name={json.dumps(text)}"]
 
 
 # ------------------------------------------------------------------ cross-field checks
@@ -352,12 +355,17 @@ def _allocation_problem(allocation, where: str) -> list[tuple[str, str]]:
     return []
 
 
+def _is_name(value) -> bool:
+    """A name that passes its field check (else the field error is the whole story)."""
+    return isinstance(value, str) and 1 <= len(value) <= MAX_NAME
+
+
 def _names(items) -> list[str] | None:
     """The names of a list's items, or None when any item lacks a usable name."""
     if not isinstance(items, list):
         return None
     names = [item.get("name") if isinstance(item, dict) else None for item in items]
-    return names if all(isinstance(n, str) for n in names) else None
+    return names if all(map(_is_name, names)) else None
 
 
 def _unique(names: list[str] | None, where: str, what: str) -> list[tuple[str, str]]:
@@ -372,18 +380,18 @@ def _journey_problems(journey, names: list[str]) -> list[tuple[str, str]]:
     problems, known = [], set(names)
     listed = f"known: {_shown_list(names)}"
     entry = journey.get("entry")
-    if isinstance(entry, str) and entry not in known:
+    if _is_name(entry) and entry not in known:
         problems.append(("journey.entry", f"unknown touchpoint {_shown(entry)} ({listed})"))
     transitions = journey.get("transitions")
     if isinstance(transitions, dict):
         for src, row in transitions.items():
-            if src not in known:
+            if _is_name(src) and src not in known:
                 problems.append((f"journey.transitions.{src}",
                                  f"unknown touchpoint ({listed})"))
             if not isinstance(row, dict):
                 continue
             for dst in row:
-                if dst not in known:
+                if _is_name(dst) and dst not in known:
                     problems.append((f"journey.transitions.{src}."
                                      f"{dst}",
                                      f"unknown touchpoint ({listed})"))
@@ -399,7 +407,7 @@ def _journey_problems(journey, names: list[str]) -> list[tuple[str, str]]:
     scheduled = journey.get("scheduled")
     for i, visit in enumerate(scheduled if isinstance(scheduled, list) else []):
         target = visit.get("touchpoint") if isinstance(visit, dict) else None
-        if isinstance(target, str) and target not in known:
+        if _is_name(target) and target not in known:
             problems.append((f"journey.scheduled.{i}.touchpoint",
                              f"unknown touchpoint {_shown(target)} ({listed})"))
     return problems
@@ -414,7 +422,7 @@ def _strategy_problems(strategy, allocations) -> list[tuple[str, str]]:
     problems = _allocation_problem(strategy.get("allocation"), "strategy.allocation")
     name = strategy.get("name")
     named = list(NAMED_STRATEGIES) + (list(allocations) if isinstance(allocations, dict) else [])
-    if isinstance(name, str) and name not in named:
+    if _is_name(name) and name not in named:
         problems.append(("strategy.name", f"unknown strategy {_shown(name)} "
                                           f"(allowed: {_shown_list(named)})"))
     return problems

@@ -152,11 +152,15 @@ class LoadedStudy:
                            f"{self.source}: point {index}")
 
     def fingerprint(self) -> str:
-        """Identifies the work: a resumed study must have the same fingerprint."""
-        payload = {"study": self.study.model_dump(mode="json", exclude={"expectations",
-                                                                         "description"}),
-                   "base": self.base.model_dump(mode="json", exclude_none=True)}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return study_fingerprint(self.study, self.base)
+
+
+def study_fingerprint(study: Study, base: Scenario) -> str:
+    """Identifies the work: a resumed study must have the same fingerprint, and a study
+    folder's manifest the fingerprint of the study and base scenario it records."""
+    payload = {"study": study.model_dump(mode="json", exclude={"expectations", "description"}),
+               "base": base.model_dump(mode="json", exclude_none=True)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def point_label(point: dict) -> str:
@@ -244,10 +248,17 @@ def load_study(path: str | Path, *, seeds: int | None = None) -> LoadedStudy:
     return loaded
 
 
+def run_outputs() -> set[str]:
+    """The outputs a study's runs table holds (the horizon's values and the run's totals)."""
+    from .layout import STEP_COLUMNS
+
+    return set(STEP_COLUMNS) | {"profit_total", "cost_total", "roi", "clv"}
+
+
 def _check_expectations(loaded: LoadedStudy, source: str) -> None:
     from .layout import STEP_COLUMNS
 
-    known_outputs = set(STEP_COLUMNS) | {"profit_total", "cost_total", "roi", "clv"}
+    known_outputs = run_outputs()
     paths = {p.path for p in loaded.study.parameters}
     for i, e in enumerate(loaded.study.expectations):
         where = f"{source}: expectations.{i}"
