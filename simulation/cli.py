@@ -42,7 +42,8 @@ class OneLineErrors(click.Group):
             click.echo(f"cxsim: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:  # a path that cannot be read or written
-            where = f"{exc.filename}: " if exc.filename else ""
+            path = getattr(exc, "filename2", None) or exc.filename  # os.replace: the target
+            where = f"{path}: " if path else ""
             click.echo(f"cxsim: error: {where}{exc.strerror or exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except (MemoryError, OverflowError) as exc:  # a scenario too large to run here
@@ -333,7 +334,7 @@ def sweep(study_file, seeds, workers, scheduler, out, resume):
 
 
 def _run_sweep(loaded, folder, executor, resume):
-    from .store import plan_chunks
+    from .store import StudyStore, plan_chunks
     from .sweep import run_study
 
     study = loaded.study
@@ -345,7 +346,7 @@ def _run_sweep(loaded, folder, executor, resume):
             return run_study(loaded, folder, executor=executor, resume=resume,
                              progress=lambda chunk: advance(chunk.runs))
     except KeyboardInterrupt:
-        done = sum(1 for _ in (Path(folder) / "chunks").glob("runs-*.parquet"))
+        done = StudyStore(folder).finished()
         click.echo(f"interrupted: {done} of {len(chunks)} chunks kept in {folder}; "
                    f"continue with: cxsim sweep {loaded.source} --out {folder} --resume", err=True)
         sys.exit(130)

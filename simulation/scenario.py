@@ -543,6 +543,8 @@ def _field_problems(err: ValidationError, data=None) -> list[tuple[str, str]]:
             msg = "required field is missing"
         elif e["type"] == "finite_number":
             msg = "Input should be a finite number"
+        elif e["type"] == "int_parsing_size":
+            msg = "Input should be a whole number in the field's range (this one is far too large)"
         if "input" in e and not isinstance(e["input"], (dict, list)) \
                 and e["type"] not in ("extra_forbidden", "missing"):
             msg = f"{msg} (got {_shown(e['input'])})"
@@ -595,6 +597,23 @@ def scenario_from_data(data: dict, source: str = "<scenario>", blame=()) -> Scen
 
 # ---------------------------------------------------------------- loading and overrides
 
+#: the deepest nesting of tables and lists a scenario or study file may have (they need 4)
+MAX_DEPTH = 16
+
+
+def _too_deep(value) -> bool:
+    """Whether tables and lists nest deeper than MAX_DEPTH (walked without recursion)."""
+    todo = [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return True
+            todo.extend((child, depth + 1)
+                        for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML file, turning every failure into a one-line ScenarioError."""
     path = Path(path)
@@ -602,7 +621,7 @@ def read_toml(path: str | Path) -> dict:
         raise ScenarioError([f"{path}: no such file" if not path.exists()
                              else f"{path}: not a file"])
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: invalid TOML: {exc}"]) from None
     except UnicodeDecodeError:
@@ -611,6 +630,10 @@ def read_toml(path: str | Path) -> dict:
         raise ScenarioError([f"{path}: invalid TOML: nested too deeply"]) from None
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    if _too_deep(data):
+        raise ScenarioError([f"{path}: invalid TOML: nested too deeply (more than "
+                             f"{MAX_DEPTH} levels)"])
+    return data
 
 
 def parse_override(text: str) -> tuple[list[str], str, object]:
@@ -626,13 +649,17 @@ def parse_override(text: str) -> tuple[list[str], str, object]:
     operator = "*=" if key.endswith("*") else "="
     path = key.strip().rstrip("*").strip().split(".")
     if not all(path):
-        raise ScenarioError([f"{shown}: expected dotted.path=value"])
+        raise ScenarioError([f"{shown}: expected dotted.path=value or dotted.path*=factor "
+                             "(* alone stands for every item of a list: a.*.b=value)"])
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     except RecursionError:
         raise ScenarioError([f"{shown}: the value is nested too deeply"]) from None
+    if _too_deep(value):
+        raise ScenarioError([f"{shown}: the value is nested too deeply (more than "
+                             f"{MAX_DEPTH} levels)"])
     if operator == "*=" and (isinstance(value, bool) or not isinstance(value, (int, float))
                              or not math.isfinite(value)):
         raise ScenarioError([f"{shown}: *= needs a finite number"])
@@ -729,10 +756,6 @@ def _overridden(data: dict, overrides: list[str], origin: str = "--set"):
             raise ScenarioError([origin + line[len("--set"):] for line in exc.problems]) \
                 from None
     return data, blame
-
-
-def apply_overrides_to_data(data: dict, overrides: list[str]) -> dict:
-    return _overridden(data, overrides)[0]
 
 
 def apply_overrides(scenario: Scenario, overrides: list[str], source: str = "--set") -> Scenario:

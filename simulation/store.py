@@ -288,6 +288,13 @@ def plan_chunks(n_points: int, seeds: list[int], chunk_runs: int) -> list[Chunk]
     return chunks
 
 
+def _planned_rows(loaded: LoadedStudy, chunks: list[Chunk]) -> list[dict[str, int]]:
+    """The rows each chunk's runs and steps files must hold."""
+    horizons = [loaded.variant(i).horizon for i in range(len(loaded.points))]
+    return [{"runs": c.runs, "steps": sum(len(c.seeds) * (horizons[p] + 1) for p in c.points)}
+            for c in chunks]
+
+
 class StudyStore:
     """A study's folder: created once, filled chunk by chunk, read back checked."""
 
@@ -306,10 +313,7 @@ class StudyStore:
                                 **{k: str(v) if isinstance(v, str) else v for k, v in p.items()}}
                                for i, p in enumerate(loaded.points)])
         points_record = write_table(points, self.folder / POINTS)
-        horizons = [loaded.variant(i).horizon for i in range(len(loaded.points))]
-        planned = [{"rows": {"runs": c.runs,
-                             "steps": sum(len(c.seeds) * (horizons[p] + 1) for p in c.points)}}
-                   for c in chunks]
+        planned = [{"rows": rows} for rows in _planned_rows(loaded, chunks)]
         manifest = build_manifest(
             variants=[loaded.base], labels=["base"], seeds=list(range(loaded.study.seeds)),
             root_seed=loaded.study.root_seed, engine="batch", agent_steps=0, elapsed=0.0,
@@ -331,12 +335,15 @@ class StudyStore:
         """Check the folder holds this study; forget the records of damaged chunks so they
         are computed again. Returns one line per damaged chunk."""
         manifest = self.manifest()
-        if manifest.get("fingerprint") != loaded.fingerprint() or \
-                len(manifest["chunks"]) != len(chunks):
+        if manifest.get("fingerprint") != loaded.fingerprint():
             raise ResultsError(f"{self.folder / MANIFEST}: fingerprint: this folder holds "
                                "a different study (scenario, parameters, design or seeds "
                                "changed); resume needs the same study")
+        if [c["rows"] for c in manifest["chunks"]] != _planned_rows(loaded, chunks):
+            raise ResultsError(f"{self.folder / MANIFEST}: chunks: the rows planned differ "
+                               "from the study's plan; a damaged manifest")
         self._verify_points(manifest)
+        self.chunks_dir.mkdir(exist_ok=True)
         for leftover in self.chunks_dir.glob(".*.tmp"):
             leftover.unlink()  # debris of a killed writer; never a result
         damaged = []
@@ -355,6 +362,14 @@ class StudyStore:
     # ------------------------------------------------------------------------ chunks
     def _path(self, kind: str, index: int) -> Path:
         return self.chunks_dir / f"{kind}-{index:05d}.parquet"
+
+    def finished(self) -> int:
+        """How many chunks are recorded as written (0 while the folder has no manifest)."""
+        try:
+            manifest = read_manifest(self.folder, kinds=(STUDY_KIND,))
+        except ResultsError:
+            return 0
+        return sum(c.get("files") is not None for c in manifest["chunks"])
 
     def done(self, chunk: Chunk) -> bool:
         return self.manifest()["chunks"][chunk.index].get("files") is not None

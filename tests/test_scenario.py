@@ -302,6 +302,10 @@ def test_a_deeply_nested_file_or_value_is_one_line(tmp_path):
     with pytest.raises(ScenarioError) as excinfo:
         load_scenario(path)
     assert one_problem(excinfo) == f"{path}: invalid TOML: nested too deeply"
+    tables = write(tmp_path, "[" + ".".join(["a"] * 5000) + "]\n", "tables.toml")
+    with pytest.raises(ScenarioError) as excinfo:  # parses, but deeper than any scenario
+        load_scenario(tables)
+    assert one_problem(excinfo).startswith(f"{tables}: invalid TOML: nested too deeply")
     with pytest.raises(ScenarioError) as excinfo:
         load_scenario(BASELINE, ["description=" + "[" * 50_000 + "]" * 50_000])
     assert "nested too deeply" in one_problem(excinfo)

@@ -194,7 +194,7 @@ def _start_sweep(study: Path, out: Path):
 def _wait_for_chunks(out: Path, count: int, proc, limit: float = 240.0):
     deadline = time.time() + limit
     while time.time() < deadline:
-        if len(list((out / "chunks").glob("runs-*.parquet"))) >= count:
+        if StudyStore(out).finished() >= count:  # recorded in the manifest
             return
         if proc.poll() is not None:
             pytest.fail(f"sweep ended early: {proc.stderr.read()}")
