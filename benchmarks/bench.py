@@ -22,9 +22,8 @@ from pathlib import Path
 import numba
 
 from simulation import load_scenario
-from simulation.benchmark import (cli_run_seconds, compile_times, describe, measure, peak_memory,
-                                  with_customers)
-from simulation.scenario import resolve_path
+from simulation.benchmark import cli_run_seconds, compile_times, describe, measure, peak_memory
+from simulation.scenario import resolve_path, with_company_scaled
 
 HERE = Path(__file__).resolve().parent
 
@@ -69,7 +68,7 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     rows = []
     for customers in sc_c["customers"]:
         seeds = max(1, round(sc_c["work"] / (customers * sc_c["weeks"])))
-        sc = with_customers(scenario, customers).model_copy(update={"horizon": sc_c["weeks"]})
+        sc = with_company_scaled(scenario, customers).model_copy(update={"horizon": sc_c["weeks"]})
         rows.append((f"{customers:>7,} customers x {seeds:>5} seeds",
                      measure(sc, seeds, repeats=repeats)))
     for line in _scaling(f"scaling with customers ({sc_c['weeks']} weeks, {threads} threads; "

@@ -12,23 +12,8 @@ from pathlib import Path
 
 import numba
 
-from .scenario import Lever, Scenario, apply_overrides, load_scenario, resolve_path
+from .scenario import Scenario, load_scenario, resolve_path
 from .simulate import simulate
-
-
-def with_customers(scenario: Scenario, customers: int) -> Scenario:
-    """The scenario for ``customers`` customers with every company-wide amount scaled in
-    proportion (desk capacity, budget, the scales of the levers' stocks, organic arrivals,
-    fixed cost), so that each customer meets the same model: what scaling in customers
-    should compare. (With the desk left as it is, a large cohort overloads it and each
-    customer-week does more work: a longer queue to sort and serve.)"""
-    f = customers / scenario.cohort
-    updates = [f"cohort={customers}", f"desk.base_capacity={round(scenario.desk.base_capacity * f)}",
-               f"strategy.budget*={f!r}", f"acquisition.base_rate*={f!r}",
-               f"economics.fixed_cost*={f!r}"]
-    updates += [f"levers.{name}.scale*={f!r}" for name, lever in scenario.levers
-                if isinstance(lever, Lever)]
-    return apply_overrides(scenario, updates)
 
 
 def measure(scenario: Scenario, seeds: int, engine: str = "batch",

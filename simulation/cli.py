@@ -14,8 +14,11 @@ from pathlib import Path
 import click
 
 from .numbers import interval, narrowing_words, number
-from .results import HEADLINE, Results, ResultsError
-from .scenario import ScenarioError, bundled_scenarios, load_scenario, resolve_path
+from .results import HEADLINE, Results
+from .scenario import (MAX_HORIZON, Scenario, ScenarioError, bundled_scenarios, load_scenario,
+                       resolve_path, spend_warning)
+from .store import ResultsError
+from .study import MAX_ROOT_SEED, MAX_SEEDS
 
 EXIT_BAD_INPUT = 2
 
@@ -42,6 +45,15 @@ class OneLineErrors(click.Group):
         except click.ClickException as exc:
             click.echo(f"cxsim: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # a path that cannot be read or written
+            path = getattr(exc, "filename2", None) or exc.filename  # os.replace: the target
+            where = f"{path}: " if path else ""
+            click.echo(f"cxsim: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except (MemoryError, OverflowError) as exc:  # a scenario too large to run here
+            click.echo(f"cxsim: error: too large to run here: {str(exc)[:300] or 'out of memory'}",
+                       err=True)
+            sys.exit(EXIT_BAD_INPUT)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,13 +67,16 @@ def main():
 def scenario_options(func):
     func = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
                         help="Override a scenario field, e.g. --set desk.base_capacity=60.")(func)
-    func = click.option("--steps", type=click.IntRange(1, 5200), default=None,
+    func = click.option("--steps", type=click.IntRange(1, MAX_HORIZON), default=None,
                         help="Weeks to simulate (overrides the scenario's horizon).")(func)
+    func = click.option("--scale-company", is_flag=True,
+                        help="When --set changes the cohort, scale the company with it (desk, "
+                             "budget, lever scales, arrivals, fixed cost).")(func)
     return func
 
 
 def run_options(func):
-    func = click.option("--seed", "root_seed", type=click.IntRange(0), default=0,
+    func = click.option("--seed", "root_seed", type=click.IntRange(0, MAX_ROOT_SEED), default=0,
                         show_default=True, help="Root seed; runs are its children 0..N-1.")(func)
     func = click.option("--engine", type=click.Choice(["batch", "mesa"]), default="batch",
                         show_default=True, help="Batch (numba) or Mesa engine.")(func)
@@ -100,16 +115,41 @@ def _diagnostics(on: bool, sample, max_rows):
                        max_rows=defaults.max_rows if max_rows is None else max_rows)
 
 
-def _load(scenario: str, overrides, steps):
+def _load(scenario: str, overrides, steps, scale_company: bool = False) -> Scenario:
     extra = list(overrides) + ([f"horizon={steps}"] if steps else [])
-    return load_scenario(resolve_path(scenario), extra)
+    return load_scenario(resolve_path(scenario), extra, scale_company=scale_company)
+
+
+def _warn(sc: Scenario) -> None:
+    """Warnings about a valid but doubtful scenario (a budget out of proportion), on stderr."""
+    warning = spend_warning(sc)
+    if warning:
+        click.echo(warning, err=True)
+
+
+def _company(sc: Scenario) -> str:
+    """Which company a run used: as the file gives it, or scaled with the cohort."""
+    amounts = (f"desk {sc.desk.base_capacity:,} contacts a week, budget "
+               f"{sc.strategy.budget:,.0f} a week, {sc.acquisition.base_rate:g} organic "
+               "arrivals a week")
+    if sc.company_sized_for is None:
+        return f"company as written ({amounts}) for {sc.cohort:,} customers"
+    return (f"company scaled with the cohort from {sc.company_sized_for:,} to {sc.cohort:,} "
+            f"customers ({amounts})")
 
 
 def _out_folder(out: Path | None, scenario: str, command: str) -> Path:
     if out is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("results") / f"{Path(scenario).stem}-{command}-{stamp}"
-    if out.exists() and any(out.iterdir()):
+    for existing in (out, *out.parents):  # the nearest folder that exists must take it
+        if existing.exists() or existing.is_symlink():
+            if not existing.is_dir():
+                raise click.UsageError(f"--out {out}: {existing} is not a folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise click.UsageError(f"--out {out}: {existing} is not writable")
+            break
+    if out.is_dir() and any(out.iterdir()):
         raise click.UsageError(f"--out {out}: folder exists and is not empty; "
                                "choose a new folder (results are never overwritten)")
     return out
@@ -180,13 +220,15 @@ def _print_table(results: Results, with_differences: bool) -> None:
             click.echo(text)
 
 
-def _tell(results: Results, folder: Path, as_json: bool, with_differences: bool) -> None:
+def _tell(results: Results, folder: Path, as_json: bool, with_differences: bool,
+          company: str) -> None:
     """The summary on stdout: a readable table, or JSON."""
     if as_json:
-        click.echo(json.dumps(_summary_json(results) | {"results": str(folder)}, indent=2))
+        click.echo(json.dumps(_summary_json(results) | {"company": company,
+                                                         "results": str(folder)}, indent=2))
     else:
         _print_table(results, with_differences)
-        click.echo(f"\nresults: {folder}")
+        click.echo(f"\n{company}\nresults: {folder}")
 
 
 def _write(results: Results, folder: Path) -> None:
@@ -210,7 +252,9 @@ def scenarios():
 @main.command()
 @click.argument("scenario")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE")
-def validate(scenario, overrides):
+@click.option("--scale-company", is_flag=True,
+              help="When --set changes the cohort, scale the company with it.")
+def validate(scenario, overrides, scale_company):
     """Check a scenario or study file: prints OK, or one line per problem (exit 2)."""
     from .scenario import is_study, read_toml
 
@@ -223,32 +267,35 @@ def validate(scenario, overrides):
                    f"seeds, {loaded.study.design.kind} design, "
                    f"{len(loaded.study.expectations)} expectations)")
         return
-    sc = load_scenario(path, list(overrides))
+    sc = _load(scenario, overrides, None, scale_company)
+    _warn(sc)
     click.echo(f"OK: {path} ({len(sc.touchpoints)} touchpoints, "
-               f"{len(sc.segments)} segments, {sc.horizon} weeks, strategy {sc.strategy.label})")
+               f"{len(sc.segments)} segments, {sc.horizon} weeks, strategy {sc.strategy.label}; "
+               f"{_company(sc)})")
 
 
 @main.command()
 @click.argument("scenario")
 @scenario_options
 @run_options
-@click.option("--seeds", type=click.IntRange(1), default=None,
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None,
               help="Number of runs (default: 200 on batch, 3 on mesa).")
 @click.option("--strategy", default=None, help="Replace the strategy: a name or mix=0..1.")
 @click.option("--events", is_flag=True, help="Also keep per-customer join and churn steps.")
 @diagnostics_options
-def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, strategy, events,
-        diagnostics, diagnostics_sample, diagnostics_max_rows):
+def run(scenario, overrides, steps, scale_company, root_seed, engine, out, as_json, seeds,
+        strategy, events, diagnostics, diagnostics_sample, diagnostics_max_rows):
     """Simulate one scenario and write a results folder."""
     options = _diagnostics(diagnostics, diagnostics_sample, diagnostics_max_rows)
-    sc = _load(scenario, overrides, steps)
+    sc = _load(scenario, overrides, steps, scale_company)
     if strategy:
-        sc = sc.with_strategy(strategy)
+        sc = sc.with_strategy(strategy, source="--strategy")
     folder = _out_folder(out, scenario, "run")
     seeds = seeds or (200 if engine == "batch" else 3)
+    _warn(sc)
     results = _simulate([sc], seeds, root_seed, engine, events, options)
     _write(results, folder)
-    _tell(results, folder, as_json, with_differences=False)
+    _tell(results, folder, as_json, with_differences=False, company=_company(sc))
 
 
 @main.command()
@@ -257,26 +304,27 @@ def run(scenario, overrides, steps, root_seed, engine, out, as_json, seeds, stra
 @run_options
 @click.option("--strategies", default="none,reactive,proactive,balanced", show_default=True,
               help="Comma-separated strategies (names or mix=0..1); the first is the reference.")
-@click.option("--seeds", type=click.IntRange(2), default=1000, show_default=True)
+@click.option("--seeds", type=click.IntRange(2, MAX_SEEDS), default=1000, show_default=True)
 @diagnostics_options
-def compare(scenario, overrides, steps, root_seed, engine, out, as_json, strategies, seeds,
-            diagnostics, diagnostics_sample, diagnostics_max_rows):
+def compare(scenario, overrides, steps, scale_company, root_seed, engine, out, as_json,
+            strategies, seeds, diagnostics, diagnostics_sample, diagnostics_max_rows):
     """Compare strategies at equal budget, seed by seed (common random numbers)."""
     options = _diagnostics(diagnostics, diagnostics_sample, diagnostics_max_rows)
-    sc = _load(scenario, overrides, steps)
+    sc = _load(scenario, overrides, steps, scale_company)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     if len(names) < 2:
         raise click.UsageError("--strategies: give at least two, separated by commas")
-    variants = [sc.with_strategy(name) for name in names]
+    variants = [sc.with_strategy(name, source="--strategies") for name in names]
     folder = _out_folder(out, scenario, "compare")
+    _warn(sc)
     results = _simulate(variants, seeds, root_seed, engine, diagnostics=options)
     _write(results, folder)
-    _tell(results, folder, as_json, with_differences=True)
+    _tell(results, folder, as_json, with_differences=True, company=_company(sc))
 
 
 @main.command()
-@click.option("--seeds", type=click.IntRange(1), default=200, show_default=True)
-@click.option("--mesa-seeds", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=200, show_default=True)
+@click.option("--mesa-seeds", type=click.IntRange(1, 1000), default=1, show_default=True)
 def bench(seeds, mesa_seeds):
     """A short benchmark: batch vs Mesa agent-steps per second on the baseline."""
     from .benchmark import quick_benchmark
@@ -320,8 +368,9 @@ def dashboard(scenario, port, host):
 
 @main.command()
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per point (overrides the study).")
-@click.option("--workers", type=click.IntRange(1), default=None,
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None,
+              help="Seeds per point (overrides the study).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Start a local Dask cluster of N single-threaded workers.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler: tcp://HOST:PORT of a running cluster, or local:N.")
@@ -338,6 +387,8 @@ def sweep(study_file, seeds, workers, scheduler, out, resume):
         raise click.UsageError("--resume needs --out (the folder to continue)")
     folder = out if resume else _out_folder(out, str(study_file), "sweep")
     report = _run_sweep(loaded, folder, make_executor(scheduler, workers), resume)
+    for line in report["damaged"]:
+        click.echo(line, err=True)
     click.echo(f"{report['computed']} chunk(s) computed, {report['skipped']} already done, "
                f"{report['seconds']:.1f} s")
     _write_study_figures(folder)
@@ -359,7 +410,7 @@ def _tell_study(folder: Path) -> None:
 
 
 def _run_sweep(loaded, folder, executor, resume):
-    from .store import plan_chunks
+    from .store import StudyStore, plan_chunks
     from .sweep import run_study
 
     study = loaded.study
@@ -371,7 +422,7 @@ def _run_sweep(loaded, folder, executor, resume):
             return run_study(loaded, folder, executor=executor, resume=resume,
                              progress=advance)
     except KeyboardInterrupt:
-        done = sum(1 for _ in (Path(folder) / "chunks").glob("runs-*.parquet"))
+        done = StudyStore(folder).finished()
         click.echo(f"interrupted: {done} of {len(chunks)} chunks kept in {folder}; "
                    f"continue with: cxsim sweep {loaded.source} --out {folder} --resume", err=True)
         sys.exit(130)
@@ -388,7 +439,8 @@ def _write_study_figures(folder: Path) -> None:
 
 @main.command()
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per point when running a study file.")
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None,
+              help="Seeds per point when running a study file.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
 def check(target, seeds, out):
     """Evaluate a study's expectations (running it first if TARGET is a study file).
@@ -407,6 +459,8 @@ def check(target, seeds, out):
         expectations = Study.model_validate(res.manifest["study"]).expectations
     else:
         loaded: LoadedStudy = load_study(resolve_path(target), seeds=seeds)
+        if not loaded.study.expectations:
+            raise click.UsageError(f"{target}: the study has no expectations to check")
         folder = _out_folder(out, str(target), "check")
         _run_sweep(loaded, folder, InProcess(), resume=False)
         res = load_results(folder)
@@ -414,7 +468,10 @@ def check(target, seeds, out):
         click.echo(f"results: {folder}")
     if not expectations:
         raise click.UsageError(f"{target}: the study has no expectations to check")
-    verdicts = evaluate(expectations, res.points, res.runs, res.steps)
+    try:
+        verdicts = evaluate(expectations, res.points, res.runs, res.steps)
+    except ValueError as exc:  # an expectation no point of the study matches
+        raise click.UsageError(f"{target}: {exc}") from None
     for verdict in verdicts:
         click.echo(verdict.line())
     failed = sum(not v.passed for v in verdicts)
@@ -424,10 +481,10 @@ def check(target, seeds, out):
 
 @main.command()
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seeds", type=click.IntRange(1), default=None)
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None)
 @click.option("--outputs", default="cohort_retention,profit_total,nps", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--workers", type=click.IntRange(1), default=None)
+@click.option("--workers", type=click.IntRange(1, 256), default=None)
 @click.option("--scheduler", default=None, metavar="ADDRESS")
 def sensitivity(study_file, seeds, outputs, out, workers, scheduler):
     """Sobol or Morris sensitivity indices (SALib) of a study's outputs, with a bar chart."""
@@ -435,19 +492,20 @@ def sensitivity(study_file, seeds, outputs, out, workers, scheduler):
     from .executors import make_executor
     from .results import load_results
     from .sensitivity import analyse
-    from .study import load_study
+    from .study import load_study, run_outputs
 
     loaded = load_study(resolve_path(study_file), seeds=seeds)
     if loaded.study.design.kind not in ("sobol", "morris"):
         raise click.UsageError(f"{study_file}: design.kind must be sobol or morris for "
                                f"sensitivity (it is {loaded.study.design.kind})")
     names = [o.strip() for o in outputs.split(",") if o.strip()]
+    unknown = [o for o in names if o not in run_outputs()]
+    if unknown or not names:
+        raise click.UsageError(f"--outputs: unknown {', '.join(unknown) or '(none given)'} "
+                               f"(allowed: {', '.join(sorted(run_outputs()))})")
     folder = _out_folder(out, str(study_file), "sensitivity")
     _run_sweep(loaded, folder, make_executor(scheduler, workers), resume=False)
     res = load_results(folder)
-    unknown = [o for o in names if o not in res.runs.columns]
-    if unknown:
-        raise click.UsageError(f"--outputs: unknown {', '.join(unknown)}")
     table = analyse(loaded, res.runs, names)
     table.to_csv(folder / "sensitivity.csv", index=False)
     plots.save(plots.sensitivity_figure(table, loaded.study.design.kind),

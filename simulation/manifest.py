@@ -8,6 +8,9 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+#: the manifest's layout version; 2 records every data file (columns, rows, sha256)
+FORMAT = 2
+
 PACKAGES = ("cxsim", "numpy", "numba", "mesa", "pandas", "pyarrow", "pydantic", "scipy")
 
 
@@ -44,7 +47,7 @@ def build_manifest(*, variants, labels, seeds, root_seed, engine, agent_steps, e
     contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds))) if seeds else False
     return {
         "kind": kind,
-        "format": 1,
+        "format": FORMAT,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "engine": engine,
         "root_seed": root_seed,

@@ -4,14 +4,12 @@ A results folder holds ``manifest.json`` (everything needed to reproduce it), ``
 (one row per variant, seed and step), ``runs.parquet`` (one row per variant and seed at the
 horizon) and, when asked for, ``events.parquet`` (one row per customer) and the diagnostics
 (``episodes.parquet``, ``decisions.parquet``, per-segment columns in ``steps.parquet``; see
-``simulation.diagnostics``).
+``simulation.diagnostics``). ``store`` writes and reads the folders; this module turns what it
+reads into results.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,14 +21,12 @@ from .diagnostics import (Diagnostics, RunRecords, decisions_frame, dropped_summ
                           episodes_frame, segment_columns)
 from .manifest import build_manifest
 from .scenario import Scenario
+from .store import (STUDY_KIND, ResultsError, StudyStore, folder_kind, read_results_folder,
+                    write_results_folder)
 
 #: the outputs a summary table shows by default, in order
 HEADLINE = ("cohort_retention", "nps", "satisfaction", "trust", "effort", "contacts",
             "profit_total", "clv")
-
-
-class ResultsError(Exception):
-    """A results folder that cannot be read (missing, corrupt or not cxsim's)."""
 
 
 @dataclass
@@ -98,16 +94,13 @@ class Results:
 
     # ------------------------------------------------------------------------ storage
     def save(self, folder: str | Path) -> Path:
-        """Write the results folder; each file appears whole or not at all."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        _atomic_parquet(self.steps, folder / "steps.parquet")
-        _atomic_parquet(self.summary(), folder / "runs.parquet")
-        for name in ("events", "episodes", "decisions"):
-            if getattr(self, name) is not None:
-                _atomic_parquet(getattr(self, name), folder / f"{name}.parquet")
-        _atomic_write(folder / "manifest.json", json.dumps(self.manifest, indent=2))
-        return folder
+        """Write the results folder; each file appears whole or not at all, and the manifest
+        records what each holds."""
+        self.manifest = write_results_folder(
+            Path(folder), {"steps": self.steps, "runs": self.summary(), "events": self.events,
+                           "episodes": self.episodes, "decisions": self.decisions},
+            self.manifest)
+        return Path(folder)
 
 
 def steps_frame(out: np.ndarray, labels, seeds) -> pd.DataFrame:
@@ -320,47 +313,6 @@ def _events_frame(ev: list[np.ndarray], labels, seeds, variants) -> pd.DataFrame
     })
 
 
-# ------------------------------------------------------------------------ folder I/O
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-RESULTS_KIND = "cxsim-results"
-STUDY_KIND = "cxsim-study"
-
-
-def read_manifest(folder: Path, kinds=(RESULTS_KIND, STUDY_KIND)) -> dict:
-    """The manifest of a cxsim results folder of one of ``kinds`` (else ResultsError)."""
-    path = folder / "manifest.json"
-    if not folder.is_dir():
-        raise ResultsError(f"{folder}: no such results folder")
-    if not path.is_file():
-        raise ResultsError(f"{path}: missing; not a cxsim results folder")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: corrupt JSON ({exc.__class__.__name__})") from None
-    if not isinstance(manifest, dict) or manifest.get("kind") not in kinds:
-        raise ResultsError(f"{path}: kind: expected {' or '.join(map(repr, kinds))}; "
-                           "not a cxsim results folder of that kind")
-    return manifest
-
-
 @dataclass
 class StudyResults:
     """A study's store read back: one row per point, per run, and per run and step.
@@ -389,10 +341,7 @@ def load_results(folder: str | Path) -> Results | StudyResults:
     """Read a results folder written by ``cxsim run``/``compare`` (Results) or by
     ``cxsim sweep`` (StudyResults). Raises ResultsError for anything else."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
-    if manifest["kind"] == STUDY_KIND:
-        from .store import StudyStore
-
+    if folder_kind(folder) == STUDY_KIND:
         points, runs, steps, manifest = StudyStore(folder).read()
         reference = None
         if (manifest.get("study") or {}).get("reference"):
@@ -400,18 +349,9 @@ def load_results(folder: str | Path) -> Results | StudyResults:
             points = points.iloc[:-1]
         return StudyResults(points=points, runs=runs, steps=steps, manifest=manifest,
                             reference=reference)
-    tables = {}
-    for name in ("steps", "events", "episodes", "decisions"):
-        path = folder / f"{name}.parquet"
-        if name != "steps" and not path.is_file():
-            tables[name] = None
-            continue
-        try:
-            tables[name] = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            raise ResultsError(f"{path}: unreadable ({type(exc).__name__})") from None
-    steps = tables.pop("steps")
-    missing = [c for c in ("variant", "seed", *L.STEP_COLUMNS) if c not in steps.columns]
+    manifest, tables = read_results_folder(folder)
+    missing = [c for c in ("variant", "seed", *L.STEP_COLUMNS) if c not in tables["steps"]]
     if missing:
         raise ResultsError(f"{folder / 'steps.parquet'}: columns missing: {', '.join(missing)}")
-    return Results(steps=steps, manifest=manifest, **tables)
+    tables.pop("runs")
+    return Results(manifest=manifest, **tables)

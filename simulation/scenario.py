@@ -1,14 +1,17 @@
 """The scenario: a validated description of one company, its customers and its strategy.
 
 A scenario file is TOML. Loading validates it into typed objects that reject unknown keys,
-range-check every number and cross-check every name, so a mistake surfaces as one line
-``file: field.path: what is allowed`` instead of a strange result later.
-Every default below is documented, with its reason, in ``docs/model.md``.
+NaN and infinities, range-check every number and cross-check every name, so a mistake
+surfaces as one line ``file: field.path: what is allowed`` instead of a strange result later.
+Every problem is reported at once: the checks that tie fields together run even when a field
+is wrong. Every default and every bound below is documented, with its reason, in
+``docs/model.md``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import tomllib
@@ -30,10 +33,45 @@ NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced")
 #: the longest horizon (100 years): well inside the weeks the random streams can tell apart
 MAX_HORIZON = 5200
 assert MAX_HORIZON <= MAX_STEP
+#: the largest starting cohort (memory: about 100 bytes of state per customer and run)
+MAX_COHORT = 10_000_000
+#: the largest company-wide amount of money a week (budget, fixed cost, a lever's scale):
+#: a run's totals (x 5,200 weeks) then stay below 2**53, where a float still counts units
+MAX_MONEY = 1e12
+#: the largest amount per customer (weekly value, cost of a contact): the largest cohort's
+#: weekly revenue is then at most MAX_MONEY
+MAX_PER_CUSTOMER = MAX_MONEY / MAX_COHORT
+#: a weight on the churn log-odds: at 20 a 0-1 quantity moves the odds by e**20, from
+#: certainty of staying to certainty of leaving
+MAX_LOG_ODDS = 20.0
+#: the largest effort increment (effort units, per event or week): ten times the largest
+#: default one; a single episode costs about 2
+MAX_EFFORT = 10.0
+#: the largest salience (weight of a moment in memory), ten times the reference moment
+MAX_SALIENCE = 10.0
+#: the longest names and texts a scenario holds (names label figures and tables)
+MAX_NAME = 100
+MAX_TEXT = 1000
+#: the spend, as a share of the starting weekly revenue, above which loading warns
+SPEND_WARNING_SHARE = 0.25
 
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Pos = Annotated[float, Field(gt=0.0)]
+
+def Bounded(low: float, high: float, *, low_open: bool = False):
+    """A finite float in [low, high] (or (low, high] with ``low_open``)."""
+    return Annotated[float, Field(gt=low, le=high) if low_open else Field(ge=low, le=high)]
+
+
+Unit = Bounded(0.0, 1.0)
+Money = Bounded(0.0, MAX_MONEY)
+PerCustomer = Bounded(0.0, MAX_PER_CUSTOMER)
+Effort = Bounded(0.0, MAX_EFFORT)
+Salience = Bounded(0.0, MAX_SALIENCE)
+LogOddsWeight = Bounded(0.0, MAX_LOG_ODDS)
+LogOdds = Bounded(-MAX_LOG_ODDS, MAX_LOG_ODDS)
+Depreciation = Bounded(0.0, 1.0, low_open=True)
+#: a lever's scale, or the cost of a slot: at least a cent, so a budget buys a bounded effect
+LeverScale = Bounded(0.01, MAX_MONEY)
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 
 
 class ScenarioError(Exception):
@@ -45,55 +83,55 @@ class ScenarioError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Touchpoint(Strict):
-    name: str
-    stage: str = "use"
+    name: Name
+    stage: Annotated[str, Field(max_length=MAX_NAME)] = "use"
     channel: Literal["digital", "human", "physical"] = "digital"
     quality: Unit = 0.7
-    variability: NonNeg = 0.1
+    variability: Unit = 0.1
     failure_rate: Unit = 0.05
     complexity: Unit = 0.3
-    salience: NonNeg = 1.0
+    salience: Salience = 1.0
     decision: bool = False
 
 
 class Scheduled(Strict):
-    touchpoint: str
-    every: Annotated[int, Field(ge=1)]
+    touchpoint: Name
+    every: Annotated[int, Field(ge=1, le=MAX_HORIZON)]
 
 
 class Journey(Strict):
-    entry: str
-    transitions: dict[str, dict[str, Unit]]
+    entry: Name
+    transitions: dict[Name, dict[Name, Unit]]
     scheduled: list[Scheduled] = []
 
 
 class Segment(Strict):
-    name: str
+    name: Name
     share: Unit
-    weekly_value: NonNeg = 10.0
+    weekly_value: PerCustomer = 10.0
     self_service: Unit = 0.5
     voice: Unit = 0.4
     abandon: Unit = 0.2
     expectation: Unit = 0.65
     trust: Unit = 0.5
     satisfaction: Unit = 0.6
-    churn_bias: float = 0.0
-    effort_weight: NonNeg = 1.0
+    churn_bias: LogOdds = 0.0
+    effort_weight: Bounded(0.0, 10.0) = 1.0
 
 
 class Psychology(Strict):
-    mood_congruence: NonNeg = 0.3
-    appraisal_gain: Pos = 2.5
-    loss_aversion: Annotated[float, Field(ge=1.0)] = 2.0
+    mood_congruence: Unit = 0.3
+    appraisal_gain: Bounded(0.0, 20.0, low_open=True) = 2.5
+    loss_aversion: Bounded(1.0, 10.0) = 2.0
     mood_persistence: Unit = 0.7
-    mood_shock: NonNeg = 0.15
+    mood_shock: Unit = 0.15
     satisfaction_rate: Unit = 0.08
     expectation_rate: Unit = 0.005
-    expectation_drift: Annotated[float, Field(ge=0.0, le=0.05)] = 0.0002
+    expectation_drift: Bounded(0.0, 0.05) = 0.0002
     trust_gain: Unit = 0.03
     trust_loss: Unit = 0.25
     trust_tolerance: Unit = 0.15
@@ -106,23 +144,23 @@ class Psychology(Strict):
 
 class Issues(Strict):
     knowledge_base: Unit = 0.35
-    self_service_effort: NonNeg = 0.2
-    failed_self_service_effort: NonNeg = 0.8
-    contact_effort: NonNeg = 0.5
-    wait_effort: NonNeg = 0.6
-    silent_effort: NonNeg = 0.4
+    self_service_effort: Effort = 0.2
+    failed_self_service_effort: Effort = 0.8
+    contact_effort: Effort = 0.5
+    wait_effort: Effort = 0.6
+    silent_effort: Effort = 0.4
     silent_mood_hit: Unit = 0.1
     effort_decay: Unit = 0.15
 
 
 class Desk(Strict):
-    base_capacity: Annotated[int, Field(ge=0)] = 90
-    cost_per_contact: NonNeg = 6.0
+    base_capacity: Annotated[int, Field(ge=0, le=10 * MAX_COHORT)] = 90
+    cost_per_contact: PerCustomer = 6.0
     fcr: Unit = 0.75
     fcr_max: Unit = 0.95
     recovery_quality: Unit = 0.6
     recovery_max: Unit = 0.95
-    recovery_salience: NonNeg = 2.0
+    recovery_salience: Salience = 2.0
     burnout_rate: Unit = 0.08
     burnout_heal: Unit = 0.1
     burnout_penalty: Unit = 0.5
@@ -131,16 +169,16 @@ class Desk(Strict):
 class Lever(Strict):
     """A spending stock: S <- (1 - depreciation) S + spend; effect = ceiling (1 - exp(-S/scale))."""
 
-    depreciation: Annotated[float, Field(gt=0.0, le=1.0)]
-    scale: Pos
+    depreciation: Depreciation
+    scale: LeverScale
     ceiling: Unit
 
 
 class CapacityLever(Strict):
     """Desk capacity is linear in spend: one extra weekly contact slot per ``cost_per_slot``."""
 
-    depreciation: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    cost_per_slot: Pos = 12.0
+    depreciation: Depreciation = 1.0
+    cost_per_slot: LeverScale = 12.0
 
 
 class Levers(Strict):
@@ -171,12 +209,6 @@ class Levers(Strict):
 Allocation = dict[Literal[LEVERS], Unit]  # type: ignore[valid-type]
 
 
-def _check_allocation_total(allocation: dict[str, float], where: str) -> None:
-    total = sum(allocation.values())
-    if total > 1.0 + 1e-9:
-        raise ValueError(f"{where} shares must sum to at most 1 (they sum to {total:g})")
-
-
 class Camps(Strict):
     """The two camps' allocations of a budget; ``mix`` blends between them."""
 
@@ -184,29 +216,15 @@ class Camps(Strict):
     proactive: Allocation = {"reliability": 0.3, "consistency": 0.15, "outreach": 0.15,
                              "self_service": 0.25, "relationship": 0.15}
 
-    @model_validator(mode="after")
-    def _totals(self):
-        _check_allocation_total(self.reactive, "reactive")
-        _check_allocation_total(self.proactive, "proactive")
-        return self
-
 
 class Strategy(Strict):
-    budget: NonNeg = 2000.0
-    name: str | None = None
+    """What the company spends: exactly one of name, mix or allocation (checked by
+    ``cross_field_problems``)."""
+
+    budget: Money = 2000.0
+    name: Name | None = None
     mix: Unit | None = None
     allocation: Allocation | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self):
-        given = [k for k in ("name", "mix", "allocation") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of name (none|reactive|proactive|balanced or "
-                             "a name from [allocations]), "
-                             f"mix (0 to 1) or allocation (got {', '.join(given) or 'none'})")
-        if self.allocation is not None:
-            _check_allocation_total(self.allocation, "allocation")
-        return self
 
     @property
     def label(self) -> str:
@@ -218,29 +236,23 @@ class Strategy(Strict):
 
 
 class Churn(Strict):
-    base: float = -0.8
-    satisfaction: NonNeg = 5.0
-    trust: NonNeg = 2.5
-    effort: NonNeg = 0.35
-    issue: NonNeg = 1.0
-    competitor: NonNeg = 0.5
-    competitor_growth: NonNeg = 0.2
+    base: LogOdds = -0.8
+    satisfaction: LogOddsWeight = 5.0
+    trust: LogOddsWeight = 2.5
+    effort: LogOddsWeight = 0.35
+    issue: LogOddsWeight = 1.0
+    competitor: LogOddsWeight = 0.5
+    competitor_growth: Bounded(0.0, 1.0) = 0.2
     peak_weight: Unit = 0.25
     end_weight: Unit = 0.25
-    silent_effort: NonNeg = 4.0
+    silent_effort: Bounded(0.0, 100.0) = 4.0
     silent_rate: Unit = 0.05
-
-    @model_validator(mode="after")
-    def _weights(self):
-        if self.peak_weight + self.end_weight > 1.0 + 1e-9:
-            raise ValueError("peak_weight + end_weight must be at most 1")
-        return self
 
 
 class Acquisition(Strict):
-    base_rate: NonNeg = 4.0
-    referral_rate: NonNeg = 0.004
-    detractor_rate: NonNeg = 0.002
+    base_rate: Bounded(0.0, 100_000.0) = 4.0
+    referral_rate: Unit = 0.004
+    detractor_rate: Unit = 0.002
     referral_trust_boost: Unit = 0.1
     referral_expectation_boost: Unit = 0.05
 
@@ -252,23 +264,18 @@ class WordOfMouth(Strict):
     trust: Unit = 0.3
     mood: Unit = 0.2
 
-    @model_validator(mode="after")
-    def _sum(self):
-        total = self.satisfaction + self.trust + self.mood
-        if not math.isclose(total, 1.0, abs_tol=1e-9):
-            raise ValueError(f"weights must sum to 1 (they sum to {total:g})")
-        return self
-
 
 class Economics(Strict):
-    fixed_cost: NonNeg = 0.0
-    annual_discount_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.08
+    fixed_cost: Money = 0.0
+    annual_discount_rate: Unit = 0.08
 
 
 class Scenario(Strict):
-    description: str = ""
+    description: Annotated[str, Field(max_length=MAX_TEXT)] = ""
     horizon: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = 156
-    cohort: Annotated[int, Field(ge=1, le=10_000_000)] = 2000
+    cohort: Annotated[int, Field(ge=1, le=MAX_COHORT)] = 2000
+    #: set by ``with_company_scaled``: the cohort the company-wide amounts were written for
+    company_sized_for: Annotated[int, Field(ge=1, le=MAX_COHORT)] | None = None
     touchpoints: Annotated[list[Touchpoint], Field(min_length=1)]
     journey: Journey
     segments: Annotated[list[Segment], Field(min_length=1)]
@@ -277,7 +284,7 @@ class Scenario(Strict):
     desk: Desk = Desk()
     levers: Levers = Levers()
     camps: Camps = Camps()
-    allocations: dict[str, Allocation] = {}
+    allocations: dict[Name, Allocation] = {}
     strategy: Strategy = Strategy(name="balanced")
     churn: Churn = Churn()
     acquisition: Acquisition = Acquisition()
@@ -286,46 +293,9 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self):
-        names = [t.name for t in self.touchpoints]
-        if len(set(names)) != len(names):
-            raise ValueError("touchpoint names must be unique")
-        known = set(names)
-        j = self.journey
-        if j.entry not in known:
-            raise ValueError(f"journey.entry: unknown touchpoint {j.entry!r} "
-                             f"(known: {', '.join(names)})")
-        for src, row in j.transitions.items():
-            if src not in known:
-                raise ValueError(f"journey.transitions.{src}: unknown touchpoint "
-                                 f"(known: {', '.join(names)})")
-            for dst in row:
-                if dst not in known:
-                    raise ValueError(f"journey.transitions.{src}.{dst}: unknown touchpoint "
-                                     f"(known: {', '.join(names)})")
-            total = sum(row.values())
-            if not math.isclose(total, 1.0, abs_tol=1e-9):
-                raise ValueError(f"journey.transitions.{src}: probabilities must sum to 1 "
-                                 f"(they sum to {total:g})")
-        missing = [n for n in names if n not in j.transitions]
-        if missing:
-            raise ValueError(f"journey.transitions: every touchpoint needs a row; "
-                             f"missing {', '.join(missing)}")
-        for i, s in enumerate(j.scheduled):
-            if s.touchpoint not in known:
-                raise ValueError(f"journey.scheduled.{i}.touchpoint: unknown touchpoint "
-                                 f"{s.touchpoint!r} (known: {', '.join(names)})")
-        for name, allocation in self.allocations.items():
-            _check_allocation_total(allocation, f"allocations.{name}:")
-        named = list(NAMED_STRATEGIES) + list(self.allocations)
-        if self.strategy.name is not None and self.strategy.name not in named:
-            raise ValueError(f"strategy.name: unknown strategy {self.strategy.name!r} "
-                             f"(allowed: {', '.join(named)})")
-        seg_names = [s.name for s in self.segments]
-        if len(set(seg_names)) != len(seg_names):
-            raise ValueError("segment names must be unique")
-        total = sum(s.share for s in self.segments)
-        if not math.isclose(total, 1.0, abs_tol=1e-9):
-            raise ValueError(f"segments: shares must sum to 1 (they sum to {total:g})")
+        problems = cross_field_problems(self.model_dump())
+        if problems:
+            raise ValueError("\n".join(f"{where}: {what}" for where, what in problems))
         return self
 
     def allocation(self) -> dict[str, float]:
@@ -344,9 +314,15 @@ class Scenario(Strict):
     def budget(self) -> float:
         return 0.0 if self.strategy.name == "none" else self.strategy.budget
 
-    def with_strategy(self, strategy: str) -> "Scenario":
-        """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix."""
-        return apply_overrides(self, _strategy_overrides(strategy))
+    def starting_revenue(self) -> float:
+        """The expected weekly revenue of the starting cohort."""
+        return self.cohort * sum(s.share * s.weekly_value for s in self.segments)
+
+    def with_strategy(self, strategy: str, source: str = "strategy") -> "Scenario":
+        """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix.
+        A problem is reported under ``source`` and the strategy."""
+        return apply_overrides(self, _strategy_overrides(strategy),
+                               f"{source} {_shown(strategy, quote=False)}")
 
 
 def _strategy_overrides(strategy: str) -> list[str]:
@@ -354,18 +330,188 @@ def _strategy_overrides(strategy: str) -> list[str]:
     if text.startswith("mix="):
         text = text[4:]
     try:
-        return [f"strategy.mix={float(text)}"]
+        return [f"strategy.mix={float(text)!r}"]
     except ValueError:
-        return [f"strategy.name={text}"]
+        return [f"strategy.name={json.dumps(text)}"]
 
 
-# ---------------------------------------------------------------- loading and overrides
+# ------------------------------------------------------------------ cross-field checks
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _default(model: type[BaseModel], name: str):
+    return model.model_fields[name].default
+
+
+def _allocation_problem(allocation, where: str) -> list[tuple[str, str]]:
+    if not isinstance(allocation, dict) or not all(map(_number, allocation.values())):
+        return []  # a malformed allocation is a field error
+    total = sum(allocation.values())
+    if total > 1.0 + 1e-9:
+        return [(where, f"shares must sum to at most 1 (they sum to {total:g})")]
+    return []
+
+
+def _is_name(value) -> bool:
+    """A name that passes its field check (else the field error is the whole story)."""
+    return isinstance(value, str) and 1 <= len(value) <= MAX_NAME
+
+
+def _names(items) -> list[str] | None:
+    """The names of a list's items, or None when any item lacks a usable name."""
+    if not isinstance(items, list):
+        return None
+    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    return names if all(map(_is_name, names)) else None
+
+
+def _unique(names: list[str] | None, where: str, what: str) -> list[tuple[str, str]]:
+    if names is None:
+        return []
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    return [(where, f"{what} names must be unique ({', '.join(map(_shown, repeated))} "
+                    "repeated)")] if repeated else []
+
+
+def _journey_problems(journey, names: list[str]) -> list[tuple[str, str]]:
+    problems, known = [], set(names)
+    listed = f"known: {_shown_list(names)}"
+    entry = journey.get("entry")
+    if _is_name(entry) and entry not in known:
+        problems.append(("journey.entry", f"unknown touchpoint {_shown(entry)} ({listed})"))
+    transitions = journey.get("transitions")
+    if isinstance(transitions, dict):
+        for src, row in transitions.items():
+            if _is_name(src) and src not in known:
+                problems.append((f"journey.transitions.{src}",
+                                 f"unknown touchpoint ({listed})"))
+            if not isinstance(row, dict):
+                continue
+            for dst in row:
+                if _is_name(dst) and dst not in known:
+                    problems.append((f"journey.transitions.{src}."
+                                     f"{dst}",
+                                     f"unknown touchpoint ({listed})"))
+            if all(map(_number, row.values())):
+                total = sum(row.values())
+                if not math.isclose(total, 1.0, abs_tol=1e-9):
+                    problems.append((f"journey.transitions.{src}",
+                                     f"probabilities must sum to 1 (they sum to {total:g})"))
+        missing = [n for n in names if n not in transitions]
+        if missing:
+            problems.append(("journey.transitions", "every touchpoint needs a row; missing "
+                             + _shown_list(missing)))
+    scheduled = journey.get("scheduled")
+    for i, visit in enumerate(scheduled if isinstance(scheduled, list) else []):
+        target = visit.get("touchpoint") if isinstance(visit, dict) else None
+        if _is_name(target) and target not in known:
+            problems.append((f"journey.scheduled.{i}.touchpoint",
+                             f"unknown touchpoint {_shown(target)} ({listed})"))
+    return problems
+
+
+def _strategy_problems(strategy, allocations) -> list[tuple[str, str]]:
+    given = [k for k in ("name", "mix", "allocation") if strategy.get(k) is not None]
+    if len(given) != 1:
+        return [("strategy", "give exactly one of name (none|reactive|proactive|balanced or a "
+                 "name from [allocations]), mix (0 to 1) or allocation "
+                 f"(got {', '.join(given) or 'none'})")]
+    problems = _allocation_problem(strategy.get("allocation"), "strategy.allocation")
+    name = strategy.get("name")
+    named = list(NAMED_STRATEGIES) + (list(allocations) if isinstance(allocations, dict) else [])
+    if _is_name(name) and name not in named:
+        problems.append(("strategy.name", f"unknown strategy {_shown(name)} "
+                                          f"(allowed: {_shown_list(named)})"))
+    return problems
+
+
+def cross_field_problems(data) -> list[tuple[str, str]]:
+    """(field path, what is wrong) for every rule that ties several fields together.
+
+    Runs on a validated scenario and also on raw data whose fields have errors (pydantic
+    skips a model's checks when one of its fields is wrong), so that every independent
+    problem is reported at once. A part too malformed to check is left to the field errors.
+    """
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    tp_names = _names(data.get("touchpoints"))
+    problems += _unique(tp_names, "touchpoints", "touchpoint")
+    journey = data.get("journey")
+    if isinstance(journey, dict) and tp_names:
+        problems += _journey_problems(journey, tp_names)
+    allocations = data.get("allocations")
+    if isinstance(allocations, dict):
+        for name, allocation in allocations.items():
+            problems += _allocation_problem(allocation, f"allocations.{name}")
+    camps = data.get("camps")
+    if isinstance(camps, dict):
+        for camp in ("reactive", "proactive"):
+            problems += _allocation_problem(camps.get(camp), f"camps.{camp}")
+    strategy = data.get("strategy")
+    if isinstance(strategy, dict):
+        problems += _strategy_problems(strategy, allocations)
+    segments = data.get("segments")
+    problems += _unique(_names(segments), "segments", "segment")
+    if isinstance(segments, list) and segments and all(
+            isinstance(s, dict) and _number(s.get("share")) for s in segments):
+        total = sum(s["share"] for s in segments)
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            problems.append(("segments", f"shares must sum to 1 (they sum to {total:g})"))
+    churn = data.get("churn", {})
+    if isinstance(churn, dict):
+        weights = [churn.get(k, _default(Churn, k)) for k in ("peak_weight", "end_weight")]
+        if all(map(_number, weights)) and sum(weights) > 1.0 + 1e-9:
+            problems.append(("churn", "peak_weight + end_weight must be at most 1 "
+                                      f"(they sum to {sum(weights):g})"))
+    wom = data.get("word_of_mouth", {})
+    if isinstance(wom, dict):
+        weights = [wom.get(k, _default(WordOfMouth, k)) for k in ("satisfaction", "trust", "mood")]
+        if all(map(_number, weights)) and not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
+            problems.append(("word_of_mouth", f"weights must sum to 1 (they sum to "
+                                              f"{sum(weights):g})"))
+    return problems
+
+
+# ---------------------------------------------------------------- reporting problems
+
+#: the most characters of a value an error line shows
+SHOWN_CHARS = 60
+
+
+def _shown(value, quote: bool = True, limit: int = SHOWN_CHARS) -> str:
+    """A value as an error line shows it: floats rounded to 12 digits (``0.1 * 3`` is 0.3,
+    not 0.30000000000000004), long values cut short."""
+    if isinstance(value, float):
+        text = f"{value:.12g}"
+    elif isinstance(value, str) and not quote:
+        text = value
+    else:
+        text = repr(value)
+    if len(text) > limit:
+        text = f"{text[:limit - 20]}... ({len(text):,} characters)"
+    return text
+
+
+def _where(path: str) -> str:
+    """A field path as an error line shows it (room for two names of the longest kind)."""
+    return _shown(path, quote=False, limit=2 * MAX_NAME + 60)
+
+
+def _shown_list(names) -> str:
+    shown = ", ".join(_shown(n, quote=False) for n in list(names)[:20])
+    return shown + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+
 
 def _location(loc: tuple, data=None) -> str:
     """A dotted path; list items that have a name are called by it (as ``--set`` does)."""
     parts, node = [], data
     for p in loc:
-        if isinstance(p, str) and p.startswith(("function-", "literal[", "dict[", "list[")):
+        if isinstance(p, str) and (p == "[key]" or p.startswith(("function-", "literal[",
+                                                                  "dict[", "list["))):
             continue
         named = isinstance(p, int) and isinstance(node, list) and p < len(node) \
             and isinstance(node[p], dict) and isinstance(node[p].get("name"), str)
@@ -379,39 +525,115 @@ def _location(loc: tuple, data=None) -> str:
     return ".".join(parts)
 
 
-def format_validation_error(source: str, err: ValidationError, data=None) -> list[str]:
-    """One line per problem: ``source: field.path: what is allowed (got value)``."""
-    lines = []
+def _field_problems(err: ValidationError, data=None) -> list[tuple[str, str]]:
+    """(field path, what is allowed) of every error pydantic found."""
+    problems = []
     for e in err.errors():
         where = _location(e["loc"], data)
         msg = e["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-            # a cross-check names its own field as "path: message"
-            m = re.match(r"^([\w.]+): (.*)$", msg)
-            if m and not where:
-                where, msg = m.group(1), m.group(2)
+            # a cross-field check: one "path: message" line per problem
+            for line in msg[len("Value error, "):].splitlines():
+                m = re.match(r"^([\w.*-]+): (.*)$", line)
+                problems.append((m.group(1), m.group(2)) if m and not where else (where, line))
+            continue
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (not part of the scenario schema)"
+            msg = "unknown key (not part of the schema)"
         elif e["type"] == "missing":
             msg = "required field is missing"
-        elif "input" in e and not isinstance(e["input"], (dict, list)):
-            msg = f"{msg} (got {e['input']!r})"
-        lines.append(f"{source}: {where or '(top level)'}: {msg}")
-    return lines
+        elif e["type"] == "finite_number":
+            msg = "Input should be a finite number"
+        elif e["type"] == "int_parsing_size":
+            msg = "Input should be a whole number in the field's range (this one is far too large)"
+        if "input" in e and not isinstance(e["input"], (dict, list)) \
+                and e["type"] not in ("extra_forbidden", "missing"):
+            msg = f"{msg} (got {_shown(e['input'])})"
+        problems.append((where, msg))
+    return problems
+
+
+def format_validation_error(source: str, err: ValidationError, data=None) -> list[str]:
+    """One line per problem: ``source: field.path: what is allowed (got value)``."""
+    return [f"{source}: {_where(where) if where else '(top level)'}: {msg}"
+            for where, msg in _field_problems(err, data)]
+
+
+def _blamed(where: str, source: str, blame: list[tuple[str, list[str]]]) -> str:
+    """The override that set ``where`` (or a table holding it, or a field inside it), the
+    last one winning; else ``source``, the file."""
+    for label, paths in reversed(blame):
+        for path in paths:
+            if where and (where == path or where.startswith(path + ".")
+                          or path.startswith(where + ".")):
+                return label
+    return source
+
+
+def scenario_problems(data, source: str, blame=()) -> list[str]:
+    """Every problem of scenario data, one line each (empty when it is valid)."""
+    try:
+        Scenario.model_validate(data)
+        return []
+    except ValidationError as err:
+        problems = _field_problems(err, data)
+        checked_whole = any(e["loc"] == () and e["type"] == "value_error" for e in err.errors())
+    except RecursionError:
+        return [f"{source}: nested too deeply to be a scenario"]
+    if not checked_whole:
+        problems += [p for p in cross_field_problems(data) if p not in problems]
+    return [f"{_blamed(where, source, list(blame))}: "
+            f"{_where(where) if where else '(top level)'}: {msg}"
+            for where, msg in problems]
+
+
+def scenario_from_data(data: dict, source: str = "<scenario>", blame=()) -> Scenario:
+    """Validate scenario data; ``blame`` lists (label, paths set) of the overrides applied,
+    so that a problem in a value an override set is reported under the override."""
+    problems = scenario_problems(data, source, blame)
+    if problems:
+        raise ScenarioError(problems)
+    return Scenario.model_validate(data)
+
+
+# ---------------------------------------------------------------- loading and overrides
+
+#: the deepest nesting of tables and lists a scenario or study file may have (they need 4)
+MAX_DEPTH = 16
+
+
+def _too_deep(value) -> bool:
+    """Whether tables and lists nest deeper than MAX_DEPTH (walked without recursion)."""
+    todo = [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return True
+            todo.extend((child, depth + 1)
+                        for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML file, turning every failure into a one-line ScenarioError."""
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError([f"{path}: no such file"])
+        raise ScenarioError([f"{path}: no such file" if not path.exists()
+                             else f"{path}: not a file"])
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: invalid TOML: {exc}"]) from None
     except UnicodeDecodeError:
         raise ScenarioError([f"{path}: not a UTF-8 text file"]) from None
+    except RecursionError:
+        raise ScenarioError([f"{path}: invalid TOML: nested too deeply"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    if _too_deep(data):
+        raise ScenarioError([f"{path}: invalid TOML: nested too deeply (more than "
+                             f"{MAX_DEPTH} levels)"])
+    return data
 
 
 def parse_override(text: str) -> tuple[list[str], str, object]:
@@ -420,62 +642,88 @@ def parse_override(text: str) -> tuple[list[str], str, object]:
     The value is read as TOML, else kept as text. ``*`` in the path stands for every item of
     a list: ``touchpoints.*.failure_rate*=2`` doubles every touchpoint's failure rate.
     """
+    shown = f"--set {_shown(text, quote=False)}"
     if "=" not in text:
-        raise ScenarioError([f"--set {text}: expected dotted.path=value"])
+        raise ScenarioError([f"{shown}: expected dotted.path=value"])
     key, raw = text.split("=", 1)
     operator = "*=" if key.endswith("*") else "="
     path = key.strip().rstrip("*").strip().split(".")
     if not all(path):
-        raise ScenarioError([f"--set {text}: expected dotted.path=value"])
+        raise ScenarioError([f"{shown}: expected dotted.path=value or dotted.path*=factor "
+                             "(* alone stands for every item of a list: a.*.b=value)"])
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    if operator == "*=" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ScenarioError([f"--set {text}: *= needs a number"])
+    except RecursionError:
+        raise ScenarioError([f"{shown}: the value is nested too deeply"]) from None
+    if _too_deep(value):
+        raise ScenarioError([f"{shown}: the value is nested too deeply (more than "
+                             f"{MAX_DEPTH} levels)"])
+    if operator == "*=" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                             or not math.isfinite(value)):
+        raise ScenarioError([f"{shown}: *= needs a finite number"])
     return path, operator, value
 
 
-def _children(node, part: str, text: str, create: bool) -> list:
+def _label(items: list, index: int) -> str:
+    item = items[index]
+    named = isinstance(item, dict) and isinstance(item.get("name"), str)
+    return item["name"] if named else str(index)
+
+
+def _children(node, part: str, text: str, create: bool) -> list[tuple[object, str]]:
     if isinstance(node, list):
-        return list(node) if part == "*" else [node[_list_index(node, part, text)]]
+        indices = range(len(node)) if part == "*" else [_list_index(node, part, text)]
+        return [(node[i], _label(node, i)) for i in indices]
     if not isinstance(node, dict):
-        raise ScenarioError([f"--set {text}: {part} is inside a value, not a table"])
+        raise ScenarioError([f"--set {_shown(text, quote=False)}: {_shown(part, quote=False)} "
+                             "is inside a value, not a table"])
     if part not in node:
         if not create:
-            raise ScenarioError([f"--set {text}: no field {part!r} here "
-                                 f"(fields here: {', '.join(map(str, node)) or 'none'})"])
+            raise ScenarioError([f"--set {_shown(text, quote=False)}: no field "
+                                 f"{_shown(part)} here (fields here: {_shown_list(node)})"])
         node[part] = {}
-    return [node[part]]
+    return [(node[part], part)]
 
 
-def _apply(node, path: list[str], operator: str, value, text: str) -> None:
+def _apply(node, path: list[str], operator: str, value, text: str) -> list[str]:
+    """Apply one override to the data; returns the dotted paths it set (items by name)."""
     *parents, last = path
-    nodes = [node]
+    nodes = [(node, [])]
     for part in parents:
-        nodes = [child for n in nodes for child in _children(n, part, text, operator == "=")]
-    for target in nodes:
+        nodes = [(child, where + [label]) for n, where in nodes
+                 for child, label in _children(n, part, text, operator == "=")]
+    shown = f"--set {_shown(text, quote=False)}"
+    touched = []
+    for target, where in nodes:
         if isinstance(target, list):
             indices = range(len(target)) if last == "*" else [_list_index(target, last, text)]
             for index in indices:
                 target[index] = _combine(target[index], operator, value, text)
+                touched.append(".".join(where + [_label(target, index)]))
             continue
         if not isinstance(target, dict):
-            raise ScenarioError([f"--set {text}: {'.'.join(parents)} is not a table"])
+            raise ScenarioError([f"{shown}: {_shown('.'.join(parents), quote=False)} "
+                                 "is not a table"])
         if parents == ["strategy"] and last in ("name", "mix", "allocation"):
             for other in ("name", "mix", "allocation"):
                 target.pop(other, None)  # the strategy given last wins
         if operator == "*=" and last not in target:
-            raise ScenarioError([f"--set {text}: no value to multiply at {'.'.join(path)} "
-                                 f"(fields here: {', '.join(map(str, target)) or 'none'})"])
+            raise ScenarioError([f"{shown}: no value to multiply at "
+                                 f"{_shown('.'.join(path), quote=False)} "
+                                 f"(fields here: {_shown_list(target)})"])
         target[last] = _combine(target.get(last), operator, value, text)
+        touched.append(".".join(where + [last]))
+    return touched
 
 
 def _combine(old, operator: str, value, text: str):
     if operator == "=":
         return value
     if isinstance(old, bool) or not isinstance(old, (int, float)):
-        raise ScenarioError([f"--set {text}: *= needs a number to multiply (found {old!r})"])
+        raise ScenarioError([f"--set {_shown(text, quote=False)}: *= needs a number to "
+                             f"multiply (found {_shown(old)})"])
     product = old * value
     return int(round(product)) if isinstance(old, int) and not isinstance(value, float) \
         else product
@@ -490,48 +738,97 @@ def _list_index(items: list, part: str, text: str) -> int:
     names = [item["name"] for item in items if isinstance(item, dict) and "name" in item]
     allowed = f"an index 0 to {len(items) - 1}" if items else "none (the list is empty)"
     if names:
-        allowed += f", a name ({', '.join(map(str, names))})"
-    raise ScenarioError([f"--set {text}: no item {part!r} in that list (allowed: {allowed} "
-                         "or * for every item)"])
+        allowed += f", a name ({_shown_list(names)})"
+    raise ScenarioError([f"--set {_shown(text, quote=False)}: no item {_shown(part)} in that "
+                         f"list (allowed: {allowed} or * for every item)"])
 
 
-def apply_overrides_to_data(data: dict, overrides: list[str]) -> dict:
+def _overridden(data: dict, overrides: list[str], origin: str = "--set"):
+    """The data with the overrides applied, and (label, paths set) of each override."""
     data = copy.deepcopy(data)
+    blame = []
     for text in overrides:
-        path, operator, value = parse_override(text)
-        _apply(data, path, operator, value, text)
-    return data
-
-
-def scenario_from_data(data: dict, source: str = "<scenario>") -> Scenario:
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(format_validation_error(source, err, data)) from None
+        try:
+            path, operator, value = parse_override(text)
+            blame.append((f"{origin} {_shown(text, quote=False)}",
+                          _apply(data, path, operator, value, text)))
+        except ScenarioError as exc:  # its lines say "--set TEXT: ..."
+            raise ScenarioError([origin + line[len("--set"):] for line in exc.problems]) \
+                from None
+    return data, blame
 
 
 def apply_overrides(scenario: Scenario, overrides: list[str], source: str = "--set") -> Scenario:
+    """The scenario with overrides applied; a problem is reported under ``source``."""
     data = scenario.model_dump(exclude_none=True)
-    return scenario_from_data(apply_overrides_to_data(data, overrides), source)
+    return scenario_from_data(_overridden(data, overrides)[0], source)
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: list[str] | None = None, *,
+                  scale_company: bool = False, origin: str = "--set") -> Scenario:
     """Read, override and validate a scenario file (raises ScenarioError).
 
     Overrides apply to the scenario with its defaults filled in, so ``*=`` can scale a value
     the file leaves at its default; a file that is invalid on its own is overridden as written
-    (an override may be what mends it).
+    (an override may be what mends it). A problem in a value an override set is reported
+    under that override (``origin`` and its text), the rest under the file.
+
+    ``scale_company``: when the overrides change the cohort, first scale the company-wide
+    amounts the file gives for its own cohort (``with_company_scaled``); overrides then
+    apply on top, so a value set explicitly stays as given.
     """
+    overrides = list(overrides or [])
     data = read_toml(path)
     if is_study(data):
         raise ScenarioError([f"{path}: this is a study file (it varies parameters); run it with "
                              "cxsim sweep, or validate it with cxsim validate"])
-    if overrides:
-        try:
-            data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
-        except ValidationError:
-            pass
-    return scenario_from_data(apply_overrides_to_data(data, list(overrides or [])), str(path))
+    as_written = scenario_problems(data, str(path))
+    if not as_written:
+        data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
+    if scale_company:
+        if as_written:
+            raise ScenarioError(as_written + [f"--scale-company: needs {path} to be valid "
+                                              "on its own (it scales the file's company)"])
+        cohort = _overridden(data, overrides, origin)[0].get("cohort")
+        if isinstance(cohort, int) and not isinstance(cohort, bool) \
+                and 1 <= cohort <= MAX_COHORT:
+            scaled = with_company_scaled(Scenario.model_validate(data), cohort)
+            data = scaled.model_dump(mode="json", exclude_none=True)
+    data, blame = _overridden(data, overrides, origin)
+    return scenario_from_data(data, str(path), blame)
+
+
+#: company-wide amounts that ``with_company_scaled`` scales, besides the desk and the lever scales
+_COMPANY_AMOUNTS = ("strategy.budget", "acquisition.base_rate", "economics.fixed_cost")
+
+
+def with_company_scaled(scenario: Scenario, customers: int) -> Scenario:
+    """The scenario for ``customers`` customers with every company-wide amount scaled in
+    proportion (desk capacity, budget, the scales of the levers' stocks, organic arrivals,
+    fixed cost), so that each customer meets the same company: what changing the number of
+    customers should compare. (Left as they are, a small cohort gets a lavish company and a
+    large one an overloaded desk.) The result records the cohort the amounts were written
+    for in ``company_sized_for``."""
+    f = customers / scenario.cohort
+    updates = [f"cohort={customers}",
+               f"desk.base_capacity={round(scenario.desk.base_capacity * f)}",
+               f"company_sized_for={scenario.company_sized_for or scenario.cohort}"]
+    updates += [f"{amount}*={f!r}" for amount in _COMPANY_AMOUNTS]
+    updates += [f"levers.{name}.scale*={f!r}" for name, lever in scenario.levers
+                if isinstance(lever, Lever)]
+    return apply_overrides(scenario, updates, source="--scale-company")
+
+
+def spend_warning(scenario: Scenario) -> str | None:
+    """A warning when the weekly spend is a large share of the starting weekly revenue, as
+    when the cohort was changed without the company (``with_company_scaled``)."""
+    revenue, spend = scenario.starting_revenue(), scenario.budget()
+    if spend <= SPEND_WARNING_SHARE * revenue:
+        return None
+    share = f"{spend / revenue:.0%} of" if revenue > 0 else "more than"
+    return (f"warning: the budget ({spend:,.0f} a week) is {share} the starting weekly revenue "
+            f"({revenue:,.0f} from {scenario.cohort:,} customers); if the company was sized "
+            "for more customers, --scale-company scales it with the cohort")
 
 
 # ------------------------------------------------------------------ bundled scenarios

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 
@@ -28,6 +29,18 @@ def _seed_list(seeds: int | Iterable[int]) -> list[int]:
     return seeds
 
 
+def _check_memory(runs: int, horizon: int) -> None:
+    """Refuse, before starting, a simulation whose per-week table cannot fit in this
+    machine's memory (it is held whole: the engine's array, then the table made from it)."""
+    needed = 2 * runs * (horizon + 1) * L.N_OUT * 8
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > total:
+        raise MemoryError(f"{runs:,} runs x {horizon + 1:,} weeks need about "
+                          f"{needed / 2**30:,.0f} GiB for the per-week table, more than this "
+                          f"machine's {total / 2**30:,.0f} GiB; use fewer seeds or weeks, or a "
+                          "study (cxsim sweep), which keeps one chunk at a time")
+
+
 def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int] = 100, *,
              root_seed: int = 0, engine: str = "batch", labels: Sequence[str] | None = None,
              events: bool = False, diagnostics: Diagnostics | bool | None = None,
@@ -48,6 +61,7 @@ def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int]
     if len(labels) != len(variants):
         raise ValueError("one label per variant")
     seed_list = _seed_list(seeds)
+    _check_memory(len(variants) * len(seed_list), max(v.horizon for v in variants))
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     if diagnostics is True:

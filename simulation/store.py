@@ -1,31 +1,263 @@
-"""The result store of a study: one folder, a manifest, and atomically written chunks.
+"""Results folders: the one place that writes them, reads them and checks what it reads.
 
-Layout::
+Two kinds of folder, told apart by ``kind`` in ``manifest.json``::
 
-    manifest.json                 resolved study, points, seeds, provenance
-    points.parquet                one row per point: its index, label and parameter values
-    chunks/runs-00003.parquet     one row per run at the horizon (chunk 3)
-    chunks/steps-00003.parquet    per-step values of the kept outputs (chunk 3)
+    cxsim-results (run, compare)       cxsim-study (sweep)
+      manifest.json                      manifest.json
+      steps.parquet                      points.parquet
+      runs.parquet                       chunks/runs-00003.parquet    (chunk 3, per run)
+      events.parquet (when asked)        chunks/steps-00003.parquet   (chunk 3, per step)
 
-A chunk's two files are written to temporary names and renamed, steps first; a chunk counts
-as done only when its runs file exists. A killed sweep leaves at most temporary files, which
-are never read and are removed on resume.
+The manifest records what every data file must hold: its columns and their types, its number
+of rows, and the SHA-256 of its bytes. Every read checks a file against its record, so a
+damaged file, or one copied from another folder, is an error naming it (never a silent wrong
+answer), and a manifest from another folder is refused because the files do not match it.
+
+Every file is written under a temporary name and renamed, so it appears whole or not at all,
+with the permissions the umask gives. A study's manifest lists, when the study starts, how
+many rows each chunk must hold; when a chunk's two files are written, their records are added
+and the manifest is rewritten. A chunk without records is unfinished: it is never read, and
+``--resume`` computes it. A recorded chunk whose files no longer match is damaged: reading
+refuses it, naming the file, and ``--resume`` computes it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
-from .manifest import build_manifest
-from .results import (STUDY_KIND, ResultsError, _atomic_parquet, _atomic_write,
-                      read_manifest)
-from .study import LoadedStudy
+from .manifest import FORMAT, build_manifest
+from .scenario import Scenario
+from .study import LoadedStudy, Study, study_fingerprint
+
+RESULTS_KIND = "cxsim-results"
+STUDY_KIND = "cxsim-study"
+MANIFEST = "manifest.json"
+POINTS = "points.parquet"
 
 
+class ResultsError(Exception):
+    """A results folder that cannot be read (missing, damaged or not cxsim's)."""
+
+
+# ------------------------------------------------------------------------- writing files
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file whole or not at all."""
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "x", encoding="utf-8") as fh:  # a new file: the umask sets its mode
+            fh.write(text)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _publish(tmp, path)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> dict:
+    """Write a Parquet file whole or not at all; returns its record for the manifest."""
+    tmp = _temporary(path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        record = _record_of(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _publish(tmp, path)
+    return record
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _schema(path: Path) -> tuple[dict[str, str], int]:
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path)
+    return ({field.name: str(field.type) for field in meta.schema_arrow},
+            meta.metadata.num_rows)
+
+
+def _record_of(path: Path) -> dict:
+    columns, rows = _schema(path)
+    return {"columns": columns, "rows": rows, "sha256": _sha256(path)}
+
+
+# ------------------------------------------------------------------------- reading files
+
+def read_table(path: Path, record: dict) -> pd.DataFrame:
+    """A Parquet file that holds exactly what its manifest record says (else ResultsError)."""
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing (the manifest lists it); the folder is damaged")
+    try:
+        columns, rows = _schema(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ResultsError(f"{path}: not a readable Parquet file ({type(exc).__name__}); "
+                           "the folder is damaged") from None
+    if columns != record["columns"]:
+        raise ResultsError(f"{path}: columns {_listed(columns)} differ from the manifest's "
+                           f"{_listed(record['columns'])}; a damaged or foreign file")
+    if rows != record["rows"]:
+        raise ResultsError(f"{path}: {rows:,} rows where the manifest records "
+                           f"{record['rows']:,}; a damaged or foreign file")
+    if _sha256(path) != record["sha256"]:
+        raise ResultsError(f"{path}: content differs from the manifest's record (sha256); "
+                           "a damaged or foreign file")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise ResultsError(f"{path}: unreadable ({type(exc).__name__})") from None
+
+
+def _listed(columns: dict) -> str:
+    names = list(columns)
+    return "(" + ", ".join(names[:6]) + (f", ... {len(names)} in all" if len(names) > 6
+                                           else "") + ")"
+
+
+def read_manifest(folder: Path, kinds=(RESULTS_KIND, STUDY_KIND)) -> dict:
+    """The checked manifest of a cxsim results folder of one of ``kinds`` (else ResultsError)."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: no such results folder")
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing; not a cxsim results folder")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{path}: corrupt JSON ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") not in kinds:
+        raise ResultsError(f"{path}: kind: expected {' or '.join(map(repr, kinds))}; "
+                           "not a cxsim results folder of that kind")
+    if manifest.get("format") != FORMAT:
+        raise ResultsError(f"{path}: format: {_short(manifest.get('format'))} (this cxsim "
+                           f"reads format {FORMAT}; compute the results again)")
+    _check_manifest(path, manifest)
+    return manifest
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "..."
+
+
+def _check_manifest(path: Path, m: dict) -> None:
+    """The fields every reader relies on, with their types; a scenario or study inside must
+    validate, and a study's fingerprint must be that of its study and base scenario."""
+    def fail(field: str, allowed: str):
+        raise ResultsError(f"{path}: {field}: {allowed}; a damaged or foreign manifest")
+
+    for field, kind in (("engine", str), ("root_seed", int), ("labels", list),
+                        ("scenarios", list), ("versions", dict), ("files", dict)):
+        if not isinstance(m.get(field), kind) or isinstance(m.get(field), bool):
+            fail(field, f"expected a {kind.__name__}")
+    seeds = m.get("seeds")
+    if not (isinstance(seeds, list) and all(isinstance(s, int) for s in seeds)) and not (
+            isinstance(seeds, dict) and isinstance(seeds.get("first"), int)
+            and isinstance(seeds.get("count"), int)):
+        fail("seeds", "expected a list of run indices or {first, count}")
+    if not m["labels"] or len(m["labels"]) != len(m["scenarios"]):
+        fail("labels", "expected one label per scenario")
+    try:
+        scenarios = [Scenario.model_validate(s) for s in m["scenarios"]]
+    except (ValidationError, RecursionError):
+        fail("scenarios", "not valid scenarios")
+    for name, record in m["files"].items():
+        if not _is_record(record):
+            fail(f"files.{_short(name)}", "expected columns, rows and sha256")
+    if m["kind"] == RESULTS_KIND:
+        for name in ("steps.parquet", "runs.parquet"):
+            if name not in m["files"]:
+                fail("files", f"expected a record of {name}")
+        return
+    if POINTS not in m["files"]:
+        fail("files", f"expected a record of {POINTS}")
+    try:
+        study = Study.model_validate(m.get("study"))
+    except (ValidationError, RecursionError):
+        fail("study", "not a valid study")
+    if m.get("fingerprint") != study_fingerprint(study, scenarios[0]):
+        fail("fingerprint", "does not match the study and scenario it records")
+    chunks = m.get("chunks")
+    if not isinstance(chunks, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("rows"), dict) for c in chunks):
+        fail("chunks", "expected one entry per chunk with its rows")
+    for i, chunk in enumerate(chunks):
+        files = chunk.get("files")
+        if files is not None and not (isinstance(files, dict) and all(
+                _is_record(files.get(kind)) for kind in ("runs", "steps"))):
+            fail(f"chunks.{i}.files", "expected records of runs and steps")
+
+
+def _is_record(record) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("columns"), dict) \
+        and isinstance(record.get("rows"), int) and isinstance(record.get("sha256"), str)
+
+
+def folder_kind(folder: Path) -> str:
+    """RESULTS_KIND or STUDY_KIND of a checked results folder."""
+    return read_manifest(folder)["kind"]
+
+
+# ----------------------------------------------------------------- run/compare folders
+
+#: the tables of a run/compare folder: (name, file, required)
+RESULT_TABLES = (("steps", "steps.parquet", True), ("runs", "runs.parquet", True),
+                 ("events", "events.parquet", False), ("episodes", "episodes.parquet", False),
+                 ("decisions", "decisions.parquet", False))
+
+
+def write_results_folder(folder: Path, tables: dict[str, pd.DataFrame | None],
+                         manifest: dict) -> dict:
+    """Write a run/compare folder (tables first, the manifest with their records last).
+    Returns the manifest as written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, filename, _ in RESULT_TABLES:
+        if tables.get(name) is not None:
+            files[filename] = write_table(tables[name], folder / filename)
+    manifest = {**manifest, "files": files}
+    write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
+    return manifest
+
+
+def read_results_folder(folder: Path) -> tuple[dict, dict[str, pd.DataFrame | None]]:
+    """(manifest, tables) of a run/compare folder, every table checked against its record."""
+    folder = Path(folder)
+    manifest = read_manifest(folder, kinds=(RESULTS_KIND,))
+    tables = {}
+    for name, filename, _ in RESULT_TABLES:
+        record = manifest["files"].get(filename)
+        tables[name] = read_table(folder / filename, record) if record is not None else None
+    return manifest, tables
+
+
+# ------------------------------------------------------------------------- study folders
 
 @dataclass(frozen=True)
 class Chunk:
@@ -57,10 +289,20 @@ def plan_chunks(n_points: int, seeds: list[int], chunk_runs: int) -> list[Chunk]
     return chunks
 
 
+def _planned_rows(loaded: LoadedStudy, chunks: list[Chunk]) -> list[dict[str, int]]:
+    """The rows each chunk's runs and steps files must hold."""
+    horizons = [loaded.variant(i).horizon for i in range(len(loaded.points))]
+    return [{"runs": c.runs, "steps": sum(len(c.seeds) * (horizons[p] + 1) for p in c.points)}
+            for c in chunks]
+
+
 class StudyStore:
+    """A study's folder: created once, filled chunk by chunk, read back checked."""
+
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.chunks_dir = self.folder / "chunks"
+        self._manifest: dict | None = None
 
     # ------------------------------------------------------------------ create / open
     def create(self, loaded: LoadedStudy, chunks: list[Chunk], **provenance) -> None:
@@ -71,55 +313,107 @@ class StudyStore:
         points = pd.DataFrame([{"point": i, "label": loaded.labels[i],
                                 **{k: str(v) if isinstance(v, str) else v for k, v in p.items()}}
                                for i, p in enumerate(loaded.points)])
-        _atomic_parquet(points, self.folder / "points.parquet")
+        points_record = write_table(points, self.folder / POINTS)
+        planned = [{"rows": rows} for rows in _planned_rows(loaded, chunks)]
         manifest = build_manifest(
             variants=[loaded.base], labels=["base"], seeds=list(range(loaded.study.seeds)),
             root_seed=loaded.study.root_seed, engine="batch", agent_steps=0, elapsed=0.0,
             study=loaded.study.model_dump(mode="json"), study_file=loaded.source,
-            fingerprint=loaded.fingerprint(), points=loaded.points, chunks=len(chunks),
-            kind=STUDY_KIND, **provenance)
-        _atomic_write(self.folder / "manifest.json", json.dumps(manifest, indent=2))
+            fingerprint=loaded.fingerprint(), points=loaded.points, chunks=planned,
+            files={POINTS: points_record}, kind=STUDY_KIND, **provenance)
+        self._save_manifest(manifest)
 
     def manifest(self) -> dict:
-        return read_manifest(self.folder, kinds=(STUDY_KIND,))
+        if self._manifest is None:
+            self._manifest = read_manifest(self.folder, kinds=(STUDY_KIND,))
+        return self._manifest
 
-    def open_for_resume(self, loaded: LoadedStudy) -> None:
+    def _save_manifest(self, manifest: dict) -> None:
+        write_text(self.folder / MANIFEST, json.dumps(manifest, indent=2))
+        self._manifest = manifest
+
+    def open_for_resume(self, loaded: LoadedStudy, chunks: list[Chunk]) -> list[str]:
+        """Check the folder holds this study; forget the records of damaged chunks so they
+        are computed again. Returns one line per damaged chunk."""
         manifest = self.manifest()
         if manifest.get("fingerprint") != loaded.fingerprint():
-            raise ResultsError(f"{self.folder / 'manifest.json'}: fingerprint: this folder holds "
+            raise ResultsError(f"{self.folder / MANIFEST}: fingerprint: this folder holds "
                                "a different study (scenario, parameters, design or seeds "
                                "changed); resume needs the same study")
+        if [c["rows"] for c in manifest["chunks"]] != _planned_rows(loaded, chunks):
+            raise ResultsError(f"{self.folder / MANIFEST}: chunks: the rows planned differ "
+                               "from the study's plan; a damaged manifest")
+        self._verify_points(manifest)
+        self.chunks_dir.mkdir(exist_ok=True)
         for leftover in self.chunks_dir.glob(".*.tmp"):
             leftover.unlink()  # debris of a killed writer; never a result
+        damaged = []
+        for chunk in chunks:
+            if manifest["chunks"][chunk.index].get("files") is None:
+                continue
+            try:
+                self._read_chunk(chunk.index)
+            except ResultsError as exc:
+                damaged.append(f"{exc}: computing chunk {chunk.index} again")
+                manifest["chunks"][chunk.index].pop("files")
+        if damaged:
+            self._save_manifest(manifest)
+        return damaged
 
     # ------------------------------------------------------------------------ chunks
-    def _runs_path(self, index: int) -> Path:
-        return self.chunks_dir / f"runs-{index:05d}.parquet"
+    def _path(self, kind: str, index: int) -> Path:
+        return self.chunks_dir / f"{kind}-{index:05d}.parquet"
 
-    def _steps_path(self, index: int) -> Path:
-        return self.chunks_dir / f"steps-{index:05d}.parquet"
+    def finished(self) -> int:
+        """How many chunks are recorded as written (0 while the folder has no manifest)."""
+        try:
+            manifest = read_manifest(self.folder, kinds=(STUDY_KIND,))
+        except ResultsError:
+            return 0
+        return sum(c.get("files") is not None for c in manifest["chunks"])
 
     def done(self, chunk: Chunk) -> bool:
-        return self._runs_path(chunk.index).is_file() and self._steps_path(chunk.index).is_file()
+        return self.manifest()["chunks"][chunk.index].get("files") is not None
 
     def write(self, chunk: Chunk, runs: pd.DataFrame, steps: pd.DataFrame) -> None:
-        _atomic_parquet(steps, self._steps_path(chunk.index))
-        _atomic_parquet(runs, self._runs_path(chunk.index))
+        """Write a chunk's two files, then record them in the manifest."""
+        manifest = self.manifest()
+        entry = manifest["chunks"][chunk.index]
+        for kind, frame in (("runs", runs), ("steps", steps)):
+            if len(frame) != entry["rows"][kind]:
+                raise ValueError(f"chunk {chunk.index}: {len(frame)} {kind} rows, "
+                                 f"planned {entry['rows'][kind]}")
+        entry["files"] = {"steps": write_table(steps, self._path("steps", chunk.index)),
+                          "runs": write_table(runs, self._path("runs", chunk.index))}
+        self._save_manifest(manifest)
+
+    def _read_chunk(self, index: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        entry = self.manifest()["chunks"][index]
+        frames = []
+        for kind in ("runs", "steps"):
+            path, record = self._path(kind, index), entry["files"][kind]
+            if record["rows"] != entry["rows"].get(kind):
+                raise ResultsError(f"{self.folder / MANIFEST}: chunks.{index}: the record of "
+                                   f"{path.name} does not match the plan; a damaged manifest")
+            frames.append(read_table(path, record))
+        return frames[0], frames[1]
+
+    def _verify_points(self, manifest: dict) -> pd.DataFrame:
+        points = read_table(self.folder / POINTS, manifest["files"][POINTS])
+        if len(points) != len(manifest.get("points") or []):
+            raise ResultsError(f"{self.folder / POINTS}: {len(points)} points where the "
+                               "manifest lists another number; a damaged or foreign file")
+        return points
 
     # ----------------------------------------------------------------------- reading
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
-        """(points, runs, steps, manifest) of every finished chunk."""
+        """(points, runs, steps, manifest) of every finished chunk, each file checked."""
         manifest = self.manifest()
-        try:
-            points = pd.read_parquet(self.folder / "points.parquet")
-            runs = [pd.read_parquet(p) for p in sorted(self.chunks_dir.glob("runs-*.parquet"))]
-            steps = [pd.read_parquet(self._steps_path(int(p.stem.split("-")[1])))
-                     for p in sorted(self.chunks_dir.glob("runs-*.parquet"))]
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            raise ResultsError(f"{self.folder}: unreadable chunk or points file "
-                               f"({exc.__class__.__name__}); the folder is damaged") from None
-        if not runs:
+        points = self._verify_points(manifest)
+        finished = [i for i, c in enumerate(manifest["chunks"]) if c.get("files") is not None]
+        if not finished:
             raise ResultsError(f"{self.folder}: no finished chunks yet")
+        runs, steps = zip(*(self._read_chunk(i) for i in finished))
         runs_frame = pd.concat(runs, ignore_index=True).sort_values(["point", "seed"])
         steps_frame = pd.concat(steps, ignore_index=True).sort_values(["point", "seed", "step"])
         return points, runs_frame.reset_index(drop=True), steps_frame.reset_index(drop=True), \

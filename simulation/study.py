@@ -18,15 +18,28 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .scenario import (Scenario, ScenarioError, apply_overrides, format_validation_error,
-                       load_scenario, read_toml, resolve_path)
+from .scenario import (MAX_HORIZON, MAX_NAME, MAX_TEXT, Scenario, ScenarioError,
+                       apply_overrides, format_validation_error, load_scenario, read_toml,
+                       resolve_path)
 
 OUTPUT_DEFAULT = ("cohort_retention", "nps", "satisfaction", "trust", "effort", "contacts",
                   "profit")
 
 
+#: the most seeds per point, runs per chunk and points a study may have
+MAX_SEEDS = 1_000_000
+MAX_POINTS = 1_000_000
+#: design seeds feed numpy/scipy/SALib generators, which take 32-bit seeds
+MAX_DESIGN_SEED = 2**32 - 1
+#: root seeds feed numpy's SeedSequence; 128 bits is more entropy than any run needs
+MAX_ROOT_SEED = 2**128 - 1
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Value = float | int | Annotated[str, Field(max_length=MAX_TEXT)] | bool
 
 
 class Parameter(_Strict):
@@ -36,9 +49,9 @@ class Parameter(_Strict):
     A path ending in ``*`` multiplies (``touchpoints.*.failure_rate*`` scales every rate).
     """
 
-    path: str
-    values: list[float | int | str | bool] | None = None
-    choices: dict[str, list[str]] | None = None
+    path: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    values: Annotated[list[Value], Field(max_length=MAX_POINTS)] | None = None
+    choices: dict[Annotated[str, Field(max_length=MAX_NAME)], list[str]] | None = None
     low: float | None = None
     high: float | None = None
     distribution: Literal["uniform", "loguniform"] = "uniform"
@@ -75,17 +88,17 @@ class Parameter(_Strict):
 
 class Design(_Strict):
     kind: Literal["grid", "lhs", "sobol", "morris"] = "grid"
-    samples: Annotated[int, Field(ge=1)] = 16
-    seed: Annotated[int, Field(ge=0)] = 0
-    levels: Annotated[int, Field(ge=2)] = 4  # Morris grid levels
+    samples: Annotated[int, Field(ge=1, le=MAX_POINTS)] = 16
+    seed: Annotated[int, Field(ge=0, le=MAX_DESIGN_SEED)] = 0
+    levels: Annotated[int, Field(ge=2, le=1000)] = 4  # Morris grid levels
 
 
 class Expectation(_Strict):
-    name: str
-    output: str
-    step: Annotated[int, Field(ge=0)] | None = None
-    where: dict[str, float | int | str | bool] = {}
-    minus: dict[str, float | int | str | bool] | None = None
+    name: Annotated[str, Field(max_length=MAX_TEXT)]
+    output: Annotated[str, Field(max_length=MAX_NAME)]
+    step: Annotated[int, Field(ge=0, le=MAX_HORIZON)] | None = None
+    where: dict[str, Value] = {}
+    minus: dict[str, Value] | None = None
     op: Literal[">", "<", "=="] = ">"
     value: float = 0.0
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
@@ -93,14 +106,15 @@ class Expectation(_Strict):
 
 
 class Study(_Strict):
-    description: str = ""
-    reference: str | None = None  # a strategy every point is compared with, run as one more point
-    scenario: str
+    description: Annotated[str, Field(max_length=MAX_TEXT)] = ""
+    # a strategy every point is compared with, run as one more point
+    reference: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    scenario: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     overrides: list[str] = []
-    seeds: Annotated[int, Field(ge=1, le=1_000_000)] = 100
-    root_seed: Annotated[int, Field(ge=0)] = 0
+    seeds: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 100
+    root_seed: Annotated[int, Field(ge=0, le=MAX_ROOT_SEED)] = 0
     outputs: list[str] = list(OUTPUT_DEFAULT)
-    chunk_runs: Annotated[int, Field(ge=1)] = 500
+    chunk_runs: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 500
     design: Design = Design()
     parameters: Annotated[list[Parameter], Field(min_length=1)]
     expectations: list[Expectation] = []
@@ -111,6 +125,10 @@ class Study(_Strict):
             missing = [p.path for p in self.parameters if p.values is None and p.choices is None]
             if missing:
                 raise ValueError(f"parameters: a grid needs values for {', '.join(missing)}")
+            size = math.prod(len(p.grid_values()) for p in self.parameters)
+            if size > MAX_POINTS:
+                raise ValueError(f"parameters: the grid has {size:,} points (at most "
+                                 f"{MAX_POINTS:,})")
         else:
             missing = [p.path for p in self.parameters if p.low is None or p.high is None]
             if missing:
@@ -147,12 +165,17 @@ class LoadedStudy:
                              self.study.reference, f"{self.source}: point {index}")
 
     def fingerprint(self) -> str:
-        """Identifies the work: a resumed study must have the same fingerprint."""
-        exclude = {"expectations", "description"} | ({"reference"} if self.study.reference
-                                                      is None else set())
-        payload = {"study": self.study.model_dump(mode="json", exclude=exclude),
-                   "base": self.base.model_dump(mode="json", exclude_none=True)}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return study_fingerprint(self.study, self.base)
+
+
+def study_fingerprint(study: Study, base: Scenario) -> str:
+    """Identifies the work: a resumed study must have the same fingerprint, and a study
+    folder's manifest the fingerprint of the study and base scenario it records."""
+    exclude = {"expectations", "description"} | ({"reference"} if study.reference is None
+                                                  else set())
+    payload = {"study": study.model_dump(mode="json", exclude=exclude),
+               "base": base.model_dump(mode="json", exclude_none=True)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def point_label(point: dict) -> str:
@@ -251,7 +274,7 @@ def load_study(path: str | Path, *, seeds: int | None = None,
     if not scenario_path.is_absolute():
         beside = path.parent / scenario_path
         scenario_path = beside if beside.is_file() else resolve_path(study.scenario)
-    base = load_scenario(scenario_path, study.overrides)
+    base = load_scenario(scenario_path, study.overrides, origin=f"{path}: overrides:")
     loaded = LoadedStudy(study, str(path), base)
     for i, parameter in enumerate(study.parameters):  # every path must exist in the scenario
         apply_point(base, [parameter], loaded.points[0],
@@ -295,10 +318,17 @@ def _without_unknown_keys(data: dict, source: str) -> tuple[dict, list[str]]:
     return data, problems
 
 
+def run_outputs() -> set[str]:
+    """The outputs a study's runs table holds (the horizon's values and the run's totals)."""
+    from .layout import STEP_COLUMNS
+
+    return set(STEP_COLUMNS) | {"profit_total", "cost_total", "roi", "clv"}
+
+
 def _check_expectations(loaded: LoadedStudy, source: str) -> None:
     from .layout import STEP_COLUMNS
 
-    known_outputs = set(STEP_COLUMNS) | {"profit_total", "cost_total", "roi", "clv"}
+    known_outputs = run_outputs()
     paths = {p.path for p in loaded.study.parameters}
     for i, e in enumerate(loaded.study.expectations):
         where = f"{source}: expectations.{i}"

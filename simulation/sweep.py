@@ -46,14 +46,14 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
     (chunks computed and skipped, seconds, agent-steps simulated).
 
     ``progress(runs)`` is called as runs finish: in this process every few seconds, on a
-    cluster as each chunk is written.
+    cluster as each chunk is written. On resume, chunks that are unfinished, or whose files no
+    longer match the manifest (``damaged`` in the report, one line each), are computed again.
     """
     executor = executor or InProcess()
     study = loaded.study
     store = StudyStore(folder)
     chunks = plan_chunks(len(loaded.points), list(range(study.seeds)), study.chunk_runs)
-    if resume:
-        store.open_for_resume(loaded)
+    damaged = store.open_for_resume(loaded, chunks) if resume else []
     todo = [c for c in chunks if not (resume and store.done(c))]
     base = loaded.base.model_dump(mode="json", exclude_none=True)
     started = time.perf_counter()
@@ -72,4 +72,5 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
             if progress is not None and not in_process:
                 progress(chunk.runs)
     return {"chunks": len(chunks), "computed": len(todo), "skipped": len(chunks) - len(todo),
-            "seconds": time.perf_counter() - started, "agent_steps": agent_steps}
+            "seconds": time.perf_counter() - started, "agent_steps": agent_steps,
+            "damaged": damaged}

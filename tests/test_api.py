@@ -108,6 +108,45 @@ def test_save_and_load_round_trip(results, tmp_path):
     assert loaded.manifest["labels"] == results.labels
 
 
+@pytest.mark.parametrize("damage, fragment", [
+    ("another_schema", "steps.parquet: columns"),
+    ("fewer_rows", "steps.parquet: 1 rows where the manifest records"),
+    ("same_shape_other_numbers", "steps.parquet: content differs"),
+    ("missing_events", "events.parquet: missing"),
+    ("foreign_manifest", "content differs"),
+    ("edited_scenario", "scenarios: not valid scenarios"),
+    ("older_format", "format: 1"),
+])
+def test_a_damaged_or_foreign_results_folder_is_refused_naming_the_file(results, tiny, tmp_path,
+                                                                         damage, fragment):
+    import json
+
+    folder = results.save(tmp_path / "res")
+    variants = [tiny.with_strategy(s) for s in ("none", "reactive", "proactive")]
+    foreign = simulate(variants, seeds=SEEDS, root_seed=3).save(tmp_path / "other")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if damage == "another_schema":
+        pd.DataFrame({"variant": ["x"], "seed": [0]}).to_parquet(folder / "steps.parquet")
+    elif damage == "fewer_rows":
+        results.steps.head(1).to_parquet(folder / "steps.parquet", index=False)
+    elif damage == "same_shape_other_numbers":
+        frame = results.steps.copy()
+        frame["profit"] += 1.0
+        frame.to_parquet(folder / "steps.parquet", index=False)
+    elif damage == "missing_events":
+        (folder / "events.parquet").unlink()
+    elif damage == "foreign_manifest":
+        (folder / "manifest.json").write_bytes((foreign / "manifest.json").read_bytes())
+    elif damage == "edited_scenario":
+        manifest["scenarios"][0]["cohort"] = float("inf")
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        manifest["format"] = 1
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=fragment):
+        load_results(folder)
+
+
 def test_loading_something_else_is_a_clear_error(tmp_path):
     with pytest.raises(ResultsError, match="no such results folder"):
         load_results(tmp_path / "missing")

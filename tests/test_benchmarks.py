@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from simulation.benchmark import with_customers
+from simulation.scenario import with_company_scaled
 
 from .conftest import ROOT
 
@@ -56,8 +56,8 @@ def test_the_summary_says_which_targets_are_met():
 
 
 def test_scaling_the_cohort_scales_the_company_with_it(baseline):
-    big = with_customers(baseline, 20_000)
-    assert big.cohort == 20_000
+    big = with_company_scaled(baseline, 20_000)
+    assert big.cohort == 20_000 and big.company_sized_for == baseline.cohort
     assert big.desk.base_capacity == 10 * baseline.desk.base_capacity
     assert big.strategy.budget == pytest.approx(10 * baseline.strategy.budget)
     assert big.acquisition.base_rate == pytest.approx(10 * baseline.acquisition.base_rate)

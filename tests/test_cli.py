@@ -52,7 +52,29 @@ BAD_INPUT = {
                           ["desk.base_capacityy", "unknown key"]),
     "set_out_of_range": (TEXT, ["--set", "desk.fcr=1.5"],
                          ["desk.fcr", "less than or equal to 1", "1.5"]),
+    "nan_in_file": (edit("quality = 0.62", "quality = nan"), [],
+                    ["touchpoints.help_centre.quality", "finite number", "nan"]),
+    "inf_in_file": (edit("budget = 2000.0", "budget = inf"), [],
+                    ["strategy.budget", "finite number", "inf"]),
+    "set_nan": (TEXT, ["--set", "churn.base=nan"], ["churn.base", "finite number"]),
+    "set_inf": (TEXT, ["--set", "touchpoints.billing.variability=inf"],
+                ["touchpoints.billing.variability", "finite number"]),
+    "set_far_out_of_range": (TEXT, ["--set", "desk.base_capacity=100000001"],
+                             ["desk.base_capacity", "less than or equal to 100000000"]),
+    "set_float_shown_short": (TEXT, ["--set", "desk.fcr*=2.4"],
+                              ["desk.fcr", "less than or equal to 1", "(got 1.8)"]),
+    "long_value": (edit('description = "', 'description = "' + "x" * 1_000_000), [],
+                   ["description", "at most 1000 characters", "(1,000,0"]),
+    "deeply_nested": ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", [],
+                      ["invalid TOML", "nested too deeply"]),
 }
+
+
+def expected_start(case: str, path: Path) -> str:
+    """A problem in a value --set gave is the override's; anything else is the file's."""
+    extra = BAD_INPUT[case][1]
+    return f"--set {extra[1]}: " if extra[:1] == ["--set"] else f"{path}: "
+
 #: a --set path into a list that has no such item: the line names the override, not the file
 BAD_SET_ITEM = ["--set", "touchpoints.nope.quality=1"]
 BAD_SET_FRAGMENTS = ["--set touchpoints.nope.quality=1", "no item 'nope'",
@@ -137,7 +159,8 @@ def test_bad_scenario_is_one_line_naming_file_field_and_what_is_allowed(bad_runs
                                                                          case):
     folder, paths, results = bad_runs
     line = assert_one_clean_line(results[(command, case)])
-    assert line.startswith(f"{paths[case]}: "), line
+    assert line.startswith(expected_start(case, paths[case])), line
+    assert len(line) < 400, line  # long values are cut short
     for fragment in BAD_INPUT[case][2]:
         assert fragment in line, (fragment, line)
     assert not (folder / f"out-{case}").exists()  # nothing written
@@ -194,3 +217,44 @@ def test_run_writes_a_results_folder_that_loads_back(tmp_path):
         {p.name for p in Path(out).iterdir()}
     means = summary["variants"]["balanced"]["cohort_retention"]
     assert means["mean"] == pytest.approx(res.summary()["cohort_retention"].mean())
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--seeds", "1e23"], "--seeds"),
+    (["--seeds", str(10**23)], "--seeds"),
+    (["--seed", str(2**200)], "--seed"),
+    (["--steps", "5201"], "--steps"),
+    (["--strategy", "sideways"], "--strategy sideways: strategy.name: unknown strategy"),
+])
+def test_bad_run_options_are_one_line(tmp_path, args, fragment):
+    out = tmp_path / "out"
+    line = assert_one_clean_line(in_process(["run", "baseline", *args, "--out", out]))
+    assert fragment in line
+    assert not out.exists()
+
+
+def test_out_below_a_regular_file_is_one_line_and_writes_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("precious")
+    for out in (blocker, blocker / "below", blocker / "below" / "deeper"):
+        line = assert_one_clean_line(in_process(["run", "baseline", "--set", "cohort=50",
+                                                 "--steps", "5", "--seeds", "2", "--out", out]))
+        assert "--out" in line and str(blocker) in line
+        assert out == blocker or f"{blocker} is not a folder" in line
+    assert blocker.read_text() == "precious"
+
+
+def test_scale_company_is_applied_recorded_and_said(tmp_path):
+    plain = in_process(["run", "baseline", "--set", "cohort=300", "--steps", "5", "--seeds", "2",
+                        "--out", tmp_path / "plain"])
+    assert plain.returncode == 0, plain.stderr
+    assert "64% of the starting weekly revenue" in plain.stderr  # the warning
+    assert "company as written (desk 90 contacts a week, budget 2,000 a week" in plain.stdout
+    scaled = in_process(["run", "baseline", "--set", "cohort=300", "--scale-company",
+                         "--steps", "5", "--seeds", "2", "--out", tmp_path / "scaled"])
+    assert scaled.returncode == 0 and scaled.stderr == "", scaled.stderr
+    assert ("company scaled with the cohort from 2,000 to 300 customers (desk 14 contacts a "
+            "week, budget 300 a week") in scaled.stdout
+    recorded = load_results(tmp_path / "scaled").manifest["scenarios"][0]
+    assert recorded["company_sized_for"] == 2000 and recorded["desk"]["base_capacity"] == 14
+    assert "company_sized_for" not in load_results(tmp_path / "plain").manifest["scenarios"][0]

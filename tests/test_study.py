@@ -197,7 +197,7 @@ def _start_sweep(study: Path, out: Path):
 def _wait_for_chunks(out: Path, count: int, proc, limit: float = 240.0):
     deadline = time.time() + limit
     while time.time() < deadline:
-        if len(list((out / "chunks").glob("runs-*.parquet"))) >= count:
+        if StudyStore(out).finished() >= count:  # recorded in the manifest
             return
         if proc.poll() is not None:
             pytest.fail(f"sweep ended early: {proc.stderr.read()}")
@@ -348,3 +348,121 @@ def test_sensitivity_finds_exactly_no_effect_where_there_is_none(tmp_path, kind,
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli" / "sensitivity.png").is_file()
     assert (tmp_path / "cli" / "sensitivity.csv").is_file()
+
+
+# ---------------------------------------------------------- bad values and damaged folders
+
+@pytest.mark.parametrize("values, fragment", [
+    ("[0.2, nan]", "parameters.0.values"), ("[inf]", "parameters.0.values"),
+    ("[0.2, 1e400]", "parameters.0.values")])
+def test_nan_and_inf_in_a_studys_values_are_refused_and_nothing_is_written(tmp_path, values,
+                                                                           fragment):
+    body = SMALL.replace('path = "strategy.name"\nvalues = ["none", "reactive", "proactive"]',
+                         f'path = "strategy.mix"\nvalues = {values}')
+    path = write_study(tmp_path, body)
+    with pytest.raises(ScenarioError) as info:
+        load_study(path)
+    assert any(fragment in p and "finite number" in p for p in info.value.problems), \
+        info.value.problems
+    result = subprocess.run([CXSIM, "sweep", str(path), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def _cli(*args):
+    """A cxsim command in this process (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from simulation.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args], prog_name="cxsim")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def finished_study(tmp_path):
+    loaded = load_study(write_study(tmp_path, SMALL))
+    run_study(loaded, tmp_path / "out")
+    return loaded, tmp_path / "out"
+
+
+def _refused_by_every_reader(folder: Path, fragment: str) -> None:
+    snapshot = _snapshot(folder)
+    with pytest.raises(ResultsError, match=fragment):
+        load_results(folder)
+    for command in ("check", "plot", "report"):
+        code, out, err = _cli(command, folder)
+        assert code == 2 and out == "", (command, out, err)
+        assert len(err.splitlines()) == 1 and fragment in err, (command, err)
+    assert _snapshot(folder) == snapshot  # nothing changed
+
+
+def test_a_chunk_of_the_right_name_but_another_schema_is_refused_naming_it(finished_study):
+    loaded, folder = finished_study
+    chunk = folder / "chunks" / "runs-00001.parquet"
+    pd.DataFrame({"point": [1], "seed": [0], "cohort_retention": [0.5]}).to_parquet(chunk)
+    _refused_by_every_reader(folder, str(chunk))
+
+
+def test_a_chunk_from_another_study_of_the_same_shape_is_refused(tmp_path, finished_study):
+    loaded, folder = finished_study
+    other = load_study(write_study(tmp_path, SMALL.replace("root_seed = 11", "root_seed = 12"),
+                                   "other.toml"))
+    run_study(other, tmp_path / "other")
+    chunk = folder / "chunks" / "steps-00002.parquet"
+    chunk.write_bytes((tmp_path / "other" / "chunks" / "steps-00002.parquet").read_bytes())
+    _refused_by_every_reader(folder, f"{chunk}: content differs")
+
+
+def test_a_manifest_from_another_study_is_refused(tmp_path, finished_study):
+    loaded, folder = finished_study
+    other = load_study(write_study(tmp_path, SMALL.replace("root_seed = 11", "root_seed = 12"),
+                                   "other.toml"))
+    run_study(other, tmp_path / "other")
+    (folder / "manifest.json").write_bytes((tmp_path / "other" / "manifest.json").read_bytes())
+    _refused_by_every_reader(folder, "content differs")
+    with pytest.raises(ResultsError, match="different study"):
+        run_study(loaded, folder, resume=True)
+    # a manifest of the wrong kind, or edited so that its study no longer matches
+    (folder / "manifest.json").write_bytes((tmp_path / "other" / "manifest.json").read_bytes())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["study"]["seeds"] = 9
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    _refused_by_every_reader(folder, "fingerprint")
+
+
+def test_resume_computes_a_damaged_chunk_again(finished_study):
+    loaded, folder = finished_study
+    before = load_results(folder)
+    chunk = folder / "chunks" / "runs-00001.parquet"
+    pd.DataFrame({"point": [1], "seed": [0]}).to_parquet(chunk)
+    report = run_study(loaded, folder, resume=True)
+    assert report["computed"] == 1 and report["skipped"] == 2
+    assert len(report["damaged"]) == 1 and str(chunk) in report["damaged"][0]
+    after = load_results(folder)
+    pd.testing.assert_frame_equal(after.runs, before.runs)
+    pd.testing.assert_frame_equal(after.steps, before.steps)
+
+
+def test_files_follow_the_umask(tmp_path):
+    from simulation import load_scenario, simulate
+
+    small = load_scenario(BASELINE, ["cohort=50", "horizon=5"])
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        previous = os.umask(umask)
+        try:
+            simulate(small, seeds=2).save(tmp_path / f"run-{umask:o}")
+            run_study(load_study(write_study(tmp_path, SMALL)), tmp_path / f"study-{umask:o}")
+        finally:
+            os.umask(previous)
+        for folder in (tmp_path / f"run-{umask:o}", tmp_path / f"study-{umask:o}"):
+            files = [p for p in folder.rglob("*") if p.is_file()]
+            assert len(files) >= 3
+            assert {p.stat().st_mode & 0o777 for p in files} == {mode}, folder
