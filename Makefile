@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test study-ci findings bench clean
+.PHONY: demo test study-ci findings bench reference mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,27 @@ study-ci: $(STAMP)
 findings: $(STAMP)
 	$(BIN)/python docs/make_findings.py
 
+# Regenerates the stored reference tables that tests/test_reference.py compares bit for bit.
+# Commit new tables on their own, saying which change to the model moved them and why.
+reference: $(STAMP)
+	$(BIN)/python tests/reference/make_reference.py
+
+# Mutation run over the rules and the random streams (not part of `make test`; about two
+# hours on two cores): each file in its own folder under .mutation/, side by side, then the
+# score and the mutants not killed. docs/mutation.md has the last run and every survivor.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	tests/mutation/run.sh .mutation/rules simulation/rules.py > .mutation-rules.log 2>&1 & \
+	tests/mutation/run.sh .mutation/rng simulation/rng.py > .mutation-rng.log 2>&1 & \
+	wait
+	$(BIN)/python tests/mutation/summary.py .mutation/rules .mutation/rng
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mutation .mutation-*.log
