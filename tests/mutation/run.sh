@@ -20,7 +20,9 @@ export PYTHONPATH="$PWD" NUMBA_DISABLE_JIT=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
 # Quickest killers first (-x stops at the first failure). Left out for speed: the Mesa
 # reference run (the batch runs cover the same rules) and the Poisson check at mean 499
 # (19 s without the compiler; the means 120 and 800 bracket the same code).
-tests="tests/test_reference.py tests/test_week_rules.py tests/test_rules.py tests/test_rng.py"
+# test_rng checks only rng's functions: it runs when rng.py is mutated.
+tests="tests/test_reference.py tests/test_week_rules.py tests/test_rules.py"
+case " $* " in *rng.py*) tests="$tests tests/test_rng.py" ;; esac
 skip="--deselect tests/test_reference.py::test_mesa_engine_reproduces_a_stored_table"
 skip="$skip --deselect tests/test_rng.py::test_poisson_mean_and_variance[499.0]"
 runner="$root/.venv/bin/python -m pytest -x -q --assert=plain -p no:cacheprovider -p tests.nojit $tests $skip"

@@ -40,11 +40,12 @@ def path_of(case: str) -> Path:
     return HERE / f"{case}.csv"
 
 
-def run_case(case: str, engine: str = "batch") -> pd.DataFrame:
-    """The case's per-week table: seed, then every per-week output column."""
-    overrides, seeds = CASES[case]
-    steps = simulate(load_scenario(BASELINE, overrides), seeds=seeds, root_seed=ROOT_SEED,
-                     engine=engine).steps
+def run_case(case: str, engine: str = "batch", seeds=None) -> pd.DataFrame:
+    """The case's per-week table (of all its seeds, or of ``seeds``): seed, then every
+    per-week output column."""
+    overrides, all_seeds = CASES[case]
+    steps = simulate(load_scenario(BASELINE, overrides), seeds=seeds or all_seeds,
+                     root_seed=ROOT_SEED, engine=engine).steps
     return steps[["seed", *L.STEP_COLUMNS]].reset_index(drop=True)
 
 
