@@ -23,7 +23,7 @@ import pytest
 
 from simulation import layout as L
 from simulation import load_scenario, rng, rules
-from simulation.compiled import compile_scenario
+from simulation.compiled import compile_scenario, move_guide
 
 from .conftest import BASELINE
 
@@ -715,7 +715,7 @@ def test_newcomers_join_fresh_with_a_segment_and_referral_from_their_own_draws(m
     n, first, step = 3000, 40, 17
     fs = np.full((L.N_FLOAT_STATE, first + n), 9.0)
     ist = np.full((L.N_INT_STATE, first + n), 9, dtype=np.int64)
-    par = parameters(model, P_REF_TRUST=0.5, P_REF_EXPECTATION=0.1)
+    par = parameters(model, P_REF_TRUST=0.5, P_REF_EXPECTATION=0.45)
     rules.admit(fs, ist, first, n, step, KEY, model.seg, par, 0.35)
     assert np.all(fs[:, :first] == 9.0) and np.all(ist[:, :first] == 9)  # others untouched
     ids = range(first, first + n)
@@ -736,13 +736,14 @@ def test_newcomers_join_fresh_with_a_segment_and_referral_from_their_own_draws(m
     boost = referred.astype(float)
     assert np.array_equal(new_f[L.TRUST], np.minimum(1.0, seg[L.SEG_TRUST, segment] + boost * 0.5))
     assert np.array_equal(new_f[L.EXPECTATION],
-                          np.minimum(1.0, seg[L.SEG_EXPECTATION, segment] + boost * 0.1))
+                          np.minimum(1.0, seg[L.SEG_EXPECTATION, segment] + boost * 0.45))
     assert np.array_equal(new_f[L.SATISFACTION], seg[L.SEG_SATISFACTION, segment])
     shares = np.diff(np.concatenate([[0.0], seg[L.SEG_CUM_SHARE]]))
     for s, share in enumerate(shares):
         assert within((segment == s).sum(), n, share)
     assert within(referred.sum(), n, 0.35)
-    assert (new_f[L.TRUST] == 1.0).any()  # the cap is reached: trust 0.65 + 0.5
+    assert (new_f[L.TRUST] == 1.0).any()  # the caps are reached: trust 0.65 + 0.5, and
+    assert (new_f[L.EXPECTATION] == 1.0).any()  # expectation 0.58 or 0.6 + 0.45
 
 
 # ------------------------------------------------------------------------- bookkeeping
@@ -752,7 +753,7 @@ def test_a_weeks_summary_row(model):
     c = customers(n + 3)
     c.ids = np.array([0, 2, 3, 5, 6, 8, 9], dtype=np.int64)  # a group of the active ones
     f, i = c.fs, c.ist
-    f[L.SATISFACTION] = [0.95, 0.5, 0.9, 0.3, 0.6, 0.8, 0.98, 0.4, 0.75, 0.1]
+    f[L.SATISFACTION] = [0.95, 0.5, 0.9, 0.3, 0.6, 0.7, 0.98, 0.4, 0.75, 0.1]  # 0.7 counts
     f[L.TRUST] = [0.95, 0.3, 0.9, 0.2, 0.7, 0.5, 0.97, 0.6, 0.8, 0.2]
     f[L.MOOD] = [0.9, -0.5, 0.8, -0.9, 0.1, 0.0, 1.0, 0.3, 0.5, -1.0]
     f[L.EFFORT] = np.arange(n + 3) * 0.5
@@ -817,3 +818,116 @@ def test_events_record_each_customers_join_churn_segment_and_referral():
     assert np.array_equal(events[:, L.EV_CHURN], [-1, 7, -1, 8])
     assert np.array_equal(events[:, L.EV_SEGMENT], [2, 1, 0, 1])
     assert np.array_equal(events[:, L.EV_REFERRED], [0, 0, 1, 1])
+
+
+# ------------------------------------------------- a decision at the edge of its chance
+
+def at_or_above(u, above):
+    """The chance that exactly equals the draw ``u``, or the next float above it."""
+    return float(np.nextafter(u, 2.0)) if above else float(u)
+
+
+@pytest.mark.parametrize("above", [False, True], ids=["chance == draw", "chance one ulp above"])
+def test_a_draw_decides_yes_only_when_it_is_below_the_chance(model, above):
+    """Every random decision is ``draw < chance``: at a chance equal to the draw the event
+    does not happen, one float above it it does. Checked for each decision whose chance a
+    test can set to a given number."""
+    happens = above
+    _, plain = decision_points(model)
+
+    c = queued(1, 5)
+    u = rng.uniform(KEY, 0, STEP, rng.ABANDON)
+    serve(c, model, desk_par(model, 0), seg=segments(model, SEG_ABANDON=at_or_above(u, above)))
+    assert (c.ist[L.QUEUED_SINCE, 0] == -1) == happens, "abandon"
+
+    c = queued(1, 5)
+    u = rng.uniform(KEY, 0, STEP, rng.RESOLUTION)
+    serve(c, model, desk_par(model, 1, fcr=at_or_above(u, above), P_BURNOUT_PENALTY=0.0))
+    assert (c.ist[L.ISSUE_OPEN, 0] == 0) == happens, "resolution"
+
+    c = customers(1, tp_index=plain[0])
+    c.ist[L.ISSUE_OPEN] = 1
+    c.fs[L.EFFORT] = 9.0
+    u = rng.uniform(KEY, 0, STEP, rng.SILENT_CHURN)
+    decide(c, model, parameters(model, P_SILENT_THRESHOLD=4.0,
+                                P_SILENT_RATE=at_or_above(u, above)))
+    assert (c.ist[L.ACTIVE, 0] == 0) == happens, "silent exit"
+
+    u = rng.uniform(KEY, 0, STEP, rng.SELF_SERVICE_TRY)
+    seg = segments(model, SEG_SELF_SERVICE=at_or_above(u, above), SEG_VOICE=0.0)
+    c = issue_week(model, 1, seg, parameters(model, P_KB_BASE=0.0))
+    assert (c.ist[L.SELF_SERVICE_TRIED, 0] == 1) == happens, "self-service try"
+
+    u = rng.uniform(KEY, 0, STEP, rng.SELF_SERVICE_OK)
+    seg = segments(model, SEG_SELF_SERVICE=1.0, SEG_VOICE=0.0)
+    c = issue_week(model, 1, seg, parameters(model, P_KB_BASE=at_or_above(u, above)),
+                   complexity=0.0)
+    assert (c.ist[L.ISSUE_OPEN, 0] == 0) == happens, "self-service success"
+
+    u = rng.uniform(KEY, 0, STEP, rng.VOICE)
+    seg = segments(model, SEG_SELF_SERVICE=0.0, SEG_VOICE=at_or_above(u, above))
+    c = issue_week(model, 1, seg)
+    assert (c.ist[L.QUEUED_SINCE, 0] == STEP) == happens, "call"
+
+    nurture_u, _ = rng.uniform_pair(KEY, 0, STEP, rng.NURTURE_AND_MOVE)
+    c = customers(1)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    c.company[L.EFFECT + L.RELATIONSHIP] = at_or_above(nurture_u, above)
+    week(c, model, parameters(model, P_NURTURE_TRUST=0.5), tp=failing(model, 0.0))
+    assert (c.work[L.W_TRUST, 0] > 0.6) == happens, "check-in"
+
+    u = rng.uniform(KEY, 0, STEP, rng.FAILURE)
+    c = customers(1)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    week(c, model, model.par, tp=failing(model, at_or_above(u, above)))
+    assert (c.ist[L.ISSUE_OPEN, 0] == 1) == happens, "failure"
+
+    u = rng.uniform(KEY, 0, STEP, rng.CATCH)
+    c = customers(1)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    c.company[L.EFFECT + L.OUTREACH] = at_or_above(u, above)
+    week(c, model, model.par, tp=failing(model))
+    assert (c.tally[L.T_CAUGHT] == 1) == happens, "catch"
+
+    u = rng.uniform(KEY, 0, STEP, rng.REFERRED)
+    fs = np.zeros((L.N_FLOAT_STATE, 1))
+    ist = np.zeros((L.N_INT_STATE, 1), dtype=np.int64)
+    rules.admit(fs, ist, 0, 1, STEP, KEY, model.seg, model.par, at_or_above(u, above))
+    assert (ist[L.REFERRED, 0] == 1) == happens, "referred"
+
+    u = rng.uniform(KEY, 0, STEP, rng.SEGMENT)
+    seg = model.seg.copy()
+    seg[L.SEG_CUM_SHARE, 0] = at_or_above(u, above)
+    rules.admit(fs, ist, 0, 1, STEP, KEY, seg, model.par, 0.0)
+    assert (ist[L.SEGMENT, 0] == 0) == happens, "first segment"
+
+
+@pytest.mark.parametrize("above", [False, True], ids=["bound == draw", "bound one ulp above"])
+def test_a_move_passes_a_bound_its_draw_reaches(model, above):
+    """The next touchpoint is the number of cumulative bounds the move draw has reached
+    (u >= bound), so a bound equal to the draw is passed."""
+    u = rng.uniform_pair(KEY, 0, STEP, rng.NURTURE_AND_MOVE)[1]
+    cum = model.cum_transitions.copy()
+    cum[2] = 1.0
+    cum[2, 0] = at_or_above(u, above)  # from app_use: signup below the draw, else the rest
+    c = customers(1)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    rules.weekly_draws(c.ids, 1, STEP, KEY, c.work)
+    rules.visit(c.ids, 1, c.fs, c.ist, STEP, KEY, model.tp, cum, move_guide(cum),
+                model.schedule, model.par, c.company, c.tally, c.work)
+    assert c.ist[L.TOUCHPOINT, 0] == (0 if above else 1)
+
+
+def test_a_visit_may_be_scheduled_at_the_first_touchpoint(model):
+    schedule = model.schedule.copy()
+    schedule[5] = 0
+    c = customers(20)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    week(c, model, model.par, schedule=schedule)
+    assert np.all(c.ist[L.TOUCHPOINT] == 0)
+
+
+def test_the_queue_key_packs_week_tie_and_id_in_that_order():
+    for since, i, key in ((0, 0, KEY), (3, 12345, KEY), (4095, 2**30 - 1, OTHER_KEY)):
+        tie = int(rng.bits(key, i, STEP, rng.QUEUE_KEY)) >> 44
+        assert rules._queue_key(np.int64(since), key, i, STEP) == (since << 50) | (tie << 30) | i
