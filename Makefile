@@ -53,6 +53,7 @@ $(MUTATION_STAMP): $(STAMP)
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)
+	rm -rf .mutation
 	tests/mutation/run.sh .mutation/rules simulation/rules.py > .mutation-rules.log 2>&1 & \
 	tests/mutation/run.sh .mutation/rng simulation/rng.py > .mutation-rng.log 2>&1 & \
 	wait
