@@ -23,12 +23,16 @@ export PYTHONPATH="$PWD" NUMBA_DISABLE_JIT=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
 # Quickest killers first (-x stops at the first failure). Left out for speed: the Mesa
 # reference run (the batch runs cover the same rules) and the Poisson check at mean 499
 # (19 s without the compiler; the means 120 and 800 bracket the same code).
-# test_rng checks only rng's functions: it runs when rng.py is mutated.
+# test_rng and test_rng_exact check only rng's functions: they run when rng.py is mutated.
 tests="tests/test_reference.py tests/test_week_rules.py tests/test_rules.py"
-case " $* " in *rng.py*) tests="$tests tests/test_rng.py" ;; esac
+case " $* " in *rng.py*) tests="$tests tests/test_rng_exact.py tests/test_rng.py" ;; esac
 skip="--deselect tests/test_reference.py::test_mesa_engine_reproduces_a_stored_table"
 skip="$skip --deselect tests/test_rng.py::test_poisson_mean_and_variance[499.0]"
-runner="$root/.venv/bin/python -m pytest -x -q --assert=plain -p no:cacheprovider -p tests.nojit $tests $skip"
+# A mutant that makes a loop run far longer fails on the per-test time limit (60 s; the
+# slowest test takes 5 s alone) instead of holding the run for mutmut's limit of ten
+# times the whole selection.
+runner="$root/.venv/bin/python -m pytest -x -q --assert=plain -p no:cacheprovider -p tests.nojit"
+runner="$runner -p pytest_timeout --timeout=60 $tests $skip"
 paths=$(IFS=,; echo "$*")
 # mutmut's exit code is a bit mask: 1 when it crashed (mutmut 2.5.1 now and then loses a row
 # of its cache under load), 2, 4, 8 for survivors, timeouts, suspicious ones. After a crash
