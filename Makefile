@@ -44,9 +44,10 @@ findings: $(STAMP)
 reference: $(STAMP)
 	$(BIN)/python tests/reference/make_reference.py
 
-# Mutation run over the rules and the random streams (not part of `make test`; about two
-# hours on two cores): each file in its own folder under .mutation/, side by side, then the
-# score and the mutants not killed. docs/mutation.md has the last run and every survivor.
+# Mutation run over the rules and the random streams (not part of `make test`; about an
+# hour on two cores): three processes side by side, each in its own folder under
+# .mutation/ (rules.py split at its middle line, rng.py), then the score and the mutants
+# not killed. docs/mutation.md has the last run and every survivor.
 MUTATION_STAMP := $(VENV)/.installed-mutation
 $(MUTATION_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
@@ -54,10 +55,14 @@ $(MUTATION_STAMP): $(STAMP)
 
 mutation: $(MUTATION_STAMP)
 	rm -rf .mutation
-	tests/mutation/run.sh .mutation/rules simulation/rules.py > .mutation-rules.log 2>&1 & \
+	half=$$(( $$(wc -l < simulation/rules.py) / 2 )); \
+	MUTATION_LINES=1:$$half tests/mutation/run.sh .mutation/rules-1 simulation/rules.py \
+		> .mutation-rules-1.log 2>&1 & \
+	MUTATION_LINES=$$half:1000000 tests/mutation/run.sh .mutation/rules-2 simulation/rules.py \
+		> .mutation-rules-2.log 2>&1 & \
 	tests/mutation/run.sh .mutation/rng simulation/rng.py > .mutation-rng.log 2>&1 & \
 	wait
-	$(BIN)/python tests/mutation/summary.py .mutation/rules .mutation/rng
+	$(BIN)/python tests/mutation/summary.py .mutation/rules-1 .mutation/rules-2 .mutation/rng
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
