@@ -931,3 +931,35 @@ def test_the_queue_key_packs_week_tie_and_id_in_that_order():
     for since, i, key in ((0, 0, KEY), (3, 12345, KEY), (4095, 2**30 - 1, OTHER_KEY)):
         tie = int(rng.bits(key, i, STEP, rng.QUEUE_KEY)) >> 44
         assert rules._queue_key(np.int64(since), key, i, STEP) == (since << 50) | (tie << 30) | i
+
+
+def test_each_part_of_a_week_adds_to_the_tallies_it_is_given(model):
+    """The Mesa engine calls the parts of a week once per customer, so the week's counts
+    must add up over calls: each part adds its counts to the tally, never overwrites it."""
+    def counts(run, prefill):
+        c = customers(60)
+        c.ist[L.JOIN_STEP] = STEP - 5
+        c.ist[L.SEGMENT] = np.arange(60) % 3
+        c.ist[L.ISSUE_OPEN, ::2] = 1
+        c.ist[L.QUEUED_SINCE, ::4] = 20
+        c.fs[L.EFFORT] = 5.0
+        c.company[L.EFFECT + L.OUTREACH] = 0.5
+        c.tally[:] = prefill
+        run(c)
+        return c.tally
+
+    par = parameters(model, P_BASE_CAPACITY=5, P_SILENT_THRESHOLD=4.0, P_SILENT_RATE=0.5)
+    seg = segments(model, SEG_SELF_SERVICE=[0.5] * 3, SEG_VOICE=[0.5] * 3, SEG_ABANDON=0.5)
+    tp = failing(model, 0.5)
+    parts = {
+        "visit": lambda c: week(c, model, par, tp=tp),
+        "open_issues": lambda c: rules.open_issues(c.ids, c.n, c.fs, c.ist, STEP, KEY, seg,
+                                                  par, c.company, c.tally, c.work),
+        "serve_desk": lambda c: serve(c, model, par, seg=seg),
+        "decide": lambda c: decide(c, model, par, tp=tp),
+    }
+    prefill = np.arange(1, L.N_TALLY + 1) * 1000.0
+    for name, run in parts.items():
+        alone = counts(run, 0.0)
+        assert alone.any(), name  # the part counts something here
+        assert np.array_equal(counts(run, prefill), prefill + alone), name
