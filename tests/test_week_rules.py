@@ -963,3 +963,27 @@ def test_each_part_of_a_week_adds_to_the_tallies_it_is_given(model):
         alone = counts(run, 0.0)
         assert alone.any(), name  # the part counts something here
         assert np.array_equal(counts(run, prefill), prefill + alone), name
+
+
+def test_the_knowledge_base_never_solves_more_than_all_it_could(model):
+    """Its reach is capped at 1 before the issue's complexity takes its share."""
+    n = 2000
+    seg = segments(model, SEG_SELF_SERVICE=[1.0] * 3, SEG_VOICE=[0.0] * 3)
+    company = np.zeros(L.N_COMPANY)
+    company[L.EFFECT + L.SELF_SERVICE] = 0.5
+    c = issue_week(model, n, seg, parameters(model, P_KB_BASE=0.9), company, complexity=0.5)
+    solved = c.ist[L.ISSUE_OPEN] == 0
+    assert np.array_equal(solved, uniforms(rng.SELF_SERVICE_OK, range(n)) < 1.0 * 0.5)
+
+
+def test_promoters_from_exactly_9_and_detractors_below_exactly_7(model):
+    """With the answer 11 x satisfaction: 9/11 promotes, 7/11 is passive, just below
+    detracts."""
+    s_nine, s_seven = 9.0 / 11.0, 7.0 / 11.0
+    par = parameters(model, P_LTR_S=1.0, P_LTR_TRUST=0.0, P_LTR_MOOD=0.0)
+    assert 11.0 * s_nine == 9.0 and 11.0 * s_seven == 7.0  # the edges are exact numbers
+    c = customers(3)
+    c.fs[L.SATISFACTION] = [s_nine, s_seven, np.nextafter(s_seven, 0.0)]
+    row = np.zeros(L.N_OUT)
+    assert rules.summarize_step(c.ids, 3, c.fs, c.ist, STEP, model.seg, par, c.company,
+                                c.tally, row) == (1, 1)

@@ -24,7 +24,7 @@ export PYTHONPATH="$PWD" NUMBA_DISABLE_JIT=1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
 # reference run (the batch runs cover the same rules) and the Poisson check at mean 499
 # (19 s without the compiler; the means 120 and 800 bracket the same code).
 # test_rng and test_rng_exact check only rng's functions: they run when rng.py is mutated.
-tests="tests/test_reference.py tests/test_week_rules.py tests/test_rules.py"
+tests="tests/test_reference.py tests/test_week_rules.py tests/test_rules.py tests/test_rules_edges.py"
 case " $* " in *rng.py*) tests="$tests tests/test_rng_exact.py tests/test_rng.py" ;; esac
 skip="--deselect tests/test_reference.py::test_mesa_engine_reproduces_a_stored_table"
 skip="$skip --deselect tests/test_rng.py::test_poisson_mean_and_variance[499.0]"
