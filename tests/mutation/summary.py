@@ -46,13 +46,12 @@ def merged(folders: list[Path]):
     return result
 
 
-def diff_of(filename: str, line_number: int, line: str, index: int) -> str:
-    """The mutated line, made again from the source in the working tree."""
+def mutated_source(filename: str, line_number: int, line: str, index: int) -> str:
+    """The file with the mutant, made again from the source in the working tree."""
     source = (ROOT / filename).read_text()
     mutation = RelativeMutationID(line=line, index=index, line_number=line_number - 1,
                                   filename=filename)
-    mutated, _ = mutate(Context(source=source, mutation_id=mutation, filename=filename))
-    return mutated.splitlines()[line_number - 1].strip()
+    return mutate(Context(source=source, mutation_id=mutation, filename=filename))[0]
 
 
 def main(names: list[str]) -> None:
@@ -66,8 +65,9 @@ def main(names: list[str]) -> None:
     for (filename, line_number, line, index), (status, mutant_id, folder) in sorted(
             result.items()):
         if status not in CAUGHT and status not in NOT_RUN:
+            mutant = mutated_source(filename, line_number, line, index)
             print(f"  {status} {filename}:{line_number} ({folder.name} #{mutant_id}):\n"
-                  f"    - {line.strip()}\n    + {diff_of(filename, line_number, line, index)}")
+                  f"    - {line.strip()}\n    + {mutant.splitlines()[line_number - 1].strip()}")
     tested = sum(counts.values()) - counts["skipped"] - counts["untested"]
     caught = sum(counts[s] for s in CAUGHT)
     print(f"{dict(counts)}")

@@ -1,9 +1,9 @@
-"""A pytest plugin for running the rules as plain Python (``NUMBA_DISABLE_JIT=1``).
+"""The pytest plugin of the mutation run (``-p tests.mutation.plugin``).
 
-The mutation run (``make mutation``) uses it: without the compiler a mutant costs seconds,
-not a recompile of every kernel. Everything but one helper of ``mathfn`` runs unchanged as
-Python, and gives the same numbers bit for bit (the reference tables pass both ways).
-Load it with ``-p tests.nojit``; it does nothing when the compiler is on.
+The rules run as plain Python (``NUMBA_DISABLE_JIT=1``): a mutant then costs seconds, not a
+recompile of every kernel. Everything but one helper of ``mathfn`` runs unchanged as Python
+and gives the same numbers bit for bit (the reference tables pass both ways); this plugin
+supplies that helper's twin. It does nothing when the compiler is on.
 """
 
 from __future__ import annotations
@@ -27,3 +27,4 @@ def pytest_configure(config):
     mathfn._double_from_bits = _double_from_bits
     # uint64 arithmetic in rng wraps on purpose; numpy scalars warn about it
     config.addinivalue_line("filterwarnings", "ignore:overflow encountered:RuntimeWarning")
+
