@@ -987,3 +987,23 @@ def test_promoters_from_exactly_9_and_detractors_below_exactly_7(model):
     row = np.zeros(L.N_OUT)
     assert rules.summarize_step(c.ids, 3, c.fs, c.ist, STEP, model.seg, par, c.company,
                                 c.tally, row) == (1, 1)
+
+
+def test_a_move_can_lead_to_the_last_touchpoint(model):
+    """The search over the cumulative bounds reaches the last column (the bundled journeys
+    never move there by chance: it is the scheduled renewal). The last bound below the
+    draw lies inside the draw's guide cell, so the search itself must step over it."""
+    u = rng.uniform_pair(KEY, 0, STEP, rng.NURTURE_AND_MOVE)[1]
+    cell_start = np.floor(u * L.MOVE_GUIDE_CELLS) / L.MOVE_GUIDE_CELLS
+    last = model.tp.shape[1] - 1
+    cum = model.cum_transitions.copy()
+    cum[2] = 1.0
+    cum[2, :last - 1] = 0.0
+    cum[2, last - 1] = (cell_start + u) / 2.0  # above the cell's start, below the draw
+    c = customers(1)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    rules.weekly_draws(c.ids, 1, STEP, KEY, c.work)
+    rules.visit(c.ids, 1, c.fs, c.ist, STEP, KEY, model.tp, cum, move_guide(cum),
+                model.schedule, model.par, c.company, c.tally, c.work)
+    assert move_guide(cum)[2, int(u * L.MOVE_GUIDE_CELLS)] == last - 1
+    assert c.ist[L.TOUCHPOINT, 0] == last
