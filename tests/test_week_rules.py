@@ -601,11 +601,17 @@ def issue_week(model, n, seg, par=None, company=None, tried=0, complexity=0.25):
 
 
 def test_open_issues_writes_the_appraisal_back_and_counts_the_experience(model):
-    c = issue_week(model, 30, model.seg)
-    for row, w in ((L.EXPECTATION, L.W_EXPECTATION), (L.SATISFACTION, L.W_SATISFACTION),
-                   (L.TRUST, L.W_TRUST), (L.WORST, L.W_WORST), (L.LAST, L.W_LAST)):
+    c = customers(30)
+    c.ist[L.CYCLE_COUNT] = np.arange(30) % 4  # appraisals since the last decision
+    c.work[[L.W_MOOD, L.W_EXPECTATION, L.W_SATISFACTION, L.W_TRUST, L.W_WORST, L.W_LAST]] = \
+        np.array([[0.5], [0.4], [0.3], [0.2], [-0.1], [0.1]])
+    rules.open_issues(c.ids, 30, c.fs, c.ist, STEP, KEY, model.seg, model.par, c.company,
+                      c.tally, c.work)
+    for row, w in ((L.MOOD, L.W_MOOD), (L.EXPECTATION, L.W_EXPECTATION),
+                   (L.SATISFACTION, L.W_SATISFACTION), (L.TRUST, L.W_TRUST),
+                   (L.WORST, L.W_WORST), (L.LAST, L.W_LAST)):
         assert np.all(c.fs[row] == c.work[w, 0])
-    assert np.all(c.ist[L.CYCLE_COUNT] == 1)
+    assert np.array_equal(c.ist[L.CYCLE_COUNT], np.arange(30) % 4 + 1)
 
 
 def test_each_issue_step_takes_its_own_draw(model):
