@@ -1013,3 +1013,13 @@ def test_a_move_can_lead_to_the_last_touchpoint(model):
                 model.schedule, model.par, c.company, c.tally, c.work)
     assert move_guide(cum)[2, int(u * L.MOVE_GUIDE_CELLS)] == last - 1
     assert c.ist[L.TOUCHPOINT, 0] == last
+
+
+def test_a_summary_of_one_customer_is_that_customer(model):
+    c = customers(1)
+    c.fs[L.MOOD] = -0.375
+    c.fs[L.EFFORT] = 2.5
+    row = np.zeros(L.N_OUT)
+    rules.summarize_step(c.ids, 1, c.fs, c.ist, STEP, model.seg, model.par, c.company,
+                         c.tally, row)
+    assert (row[L.O_MOOD], row[L.O_EFFORT], row[L.O_TRUST]) == (-0.375, 2.5, 0.6)
