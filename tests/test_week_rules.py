@@ -1019,7 +1019,9 @@ def test_a_summary_of_one_customer_is_that_customer(model):
     c = customers(1)
     c.fs[L.MOOD] = -0.375
     c.fs[L.EFFORT] = 2.5
+    c.tally[L.T_SERVED], c.tally[L.T_WAIT_SUM], c.tally[L.T_RESOLVED] = 1, 3, 1
     row = np.zeros(L.N_OUT)
     rules.summarize_step(c.ids, 1, c.fs, c.ist, STEP, model.seg, model.par, c.company,
                          c.tally, row)
     assert (row[L.O_MOOD], row[L.O_EFFORT], row[L.O_TRUST]) == (-0.375, 2.5, 0.6)
+    assert (row[L.O_WAIT], row[L.O_RESOLUTION]) == (3.0, 1.0)  # one contact served
