@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test study-ci findings bench clean
+.PHONY: demo test study-ci findings bench reference mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,33 @@ study-ci: $(STAMP)
 findings: $(STAMP)
 	$(BIN)/python docs/make_findings.py
 
+# Regenerates the stored reference tables that tests/test_reference.py compares bit for bit.
+# Commit new tables on their own, saying which change to the model moved them and why.
+reference: $(STAMP)
+	$(BIN)/python tests/reference/make_reference.py
+
+# Mutation run over the rules and the random streams (not part of `make test`; about an
+# hour on two cores): three processes side by side, each in its own folder under
+# .mutation/ (rules.py split at its middle line, rng.py), then the score and the mutants
+# not killed. docs/mutation.md has the last run and every survivor.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	rm -rf .mutation
+	half=$$(( $$(wc -l < simulation/rules.py) / 2 )); \
+	MUTATION_LINES=1:$$half tests/mutation/run.sh .mutation/rules-1 simulation/rules.py \
+		> .mutation-rules-1.log 2>&1 & \
+	MUTATION_LINES=$$half:1000000 tests/mutation/run.sh .mutation/rules-2 simulation/rules.py \
+		> .mutation-rules-2.log 2>&1 & \
+	tests/mutation/run.sh .mutation/rng simulation/rng.py > .mutation-rng.log 2>&1 & \
+	wait
+	$(BIN)/python tests/mutation/summary.py .mutation/rules-1 .mutation/rules-2 .mutation/rng
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mutation .mutation-*.log

@@ -7,6 +7,7 @@ chunk recomputed after a lost worker gives the same numbers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 
@@ -58,11 +59,21 @@ class DaskExecutor:
 
         if self.scheduler.startswith("local:"):
             workers = int(self.scheduler.split(":", 1)[1])
-            with dask.config.set({"distributed.nanny.pre-spawn-environ":
-                                  {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}):
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                            processes=True, scheduler_port=0,
-                                            dashboard_address=None)
+            worker_env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+            # the nannies run in this process and write worker_env into its environment;
+            # left there, numba's next compilation here reads one thread
+            saved = {name: os.environ.get(name) for name in worker_env}
+            try:
+                with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_env}):
+                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                processes=True, scheduler_port=0,
+                                                dashboard_address=None)
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
             self.client = Client(self.cluster)
             self.client.wait_for_workers(workers, timeout=WORKER_START_TIMEOUT)
         else:

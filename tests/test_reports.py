@@ -294,9 +294,9 @@ def test_results_do_not_depend_on_how_runs_are_chunked():
     sc = load_scenario(BASELINE, ["cohort=80", "horizon=15"])
     variants = [sc.with_strategy("reactive"), sc.with_strategy("proactive")]
     calls = []
-    one_by_one, _, steps_a = _run_batch(variants, list(range(7)), 3, False, calls.append,
+    one_by_one, _, _, steps_a = _run_batch(variants, list(range(7)), 3, False, None, calls.append,
                                         seconds_per_chunk=0.0)
-    together, _, steps_b = _run_batch(variants, list(range(7)), 3, False, None,
+    together, _, _, steps_b = _run_batch(variants, list(range(7)), 3, False, None, None,
                                       max_chunk=1000, seconds_per_chunk=1e9)
     np.testing.assert_array_equal(one_by_one, together)
     assert steps_a == steps_b
