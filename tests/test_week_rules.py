@@ -79,7 +79,8 @@ def within(observed, n, p):
 
 def serve(c, model, par, key=KEY, step=STEP, seg=None):
     rules.serve_desk(c.ids, c.n, c.fs, c.ist, step, key,
-                     model.seg if seg is None else seg, par, c.company, c.tally, c.queue)
+                     model.seg if seg is None else seg, par, c.company, c.tally, c.queue,
+                     None, None)  # no diagnostic records
 
 
 def desk_par(model, capacity, fcr=0.0, **values):
@@ -276,7 +277,7 @@ def test_customers_not_in_the_queue_are_left_alone(model):
 
 def decide(c, model, par, tp=None, key=KEY, step=STEP, seg=None):
     return rules.decide(c.ids, c.n, c.fs, c.ist, step, key, model.tp if tp is None else tp,
-                        model.seg if seg is None else seg, par, c.tally)
+                        model.seg if seg is None else seg, par, c.tally, None, None, None)
 
 
 def decision_points(model):
@@ -397,7 +398,8 @@ def test_leavers_are_marked_and_dropped_from_the_active_list_which_keeps_its_ord
     c.ist[L.ISSUE_OPEN, leaving] = 1
     c.fs[L.EFFORT, leaving] = 2.0
     par = parameters(model, P_C0=60.0, P_SILENT_RATE=0.0)
-    stay = rules.decide(c.ids, n, c.fs, c.ist, STEP, KEY, model.tp, model.seg, par, c.tally)
+    stay = rules.decide(c.ids, n, c.fs, c.ist, STEP, KEY, model.tp, model.seg, par, c.tally,
+                        None, None, None)
     assert stay == n - leaving.size
     assert list(c.ids[:stay]) == [i for i in range(100, 100 + n) if i not in leaving]
     assert np.all(c.ist[L.ACTIVE, leaving] == 0)
@@ -417,7 +419,7 @@ def week(c, model, par, company=None, key=KEY, step=STEP, tp=None, seg=None,
     rules.weekly_draws(c.ids, c.n, step, key, c.work)
     rules.visit(c.ids, c.n, c.fs, c.ist, step, key, tp, model.cum_transitions,
                 model.move_guide, model.schedule if schedule is None else schedule, par,
-                c.company if company is None else company, c.tally, c.work)
+                c.company if company is None else company, c.tally, c.work, None, None)
 
 
 def test_the_weekly_draws_are_each_purposes_own_draws(model):
@@ -596,7 +598,7 @@ def issue_week(model, n, seg, par=None, company=None, tried=0, complexity=0.25):
     if company is not None:
         c.company[:] = company
     rules.open_issues(c.ids, n, c.fs, c.ist, STEP, KEY, seg, model.par if par is None else par,
-                      c.company, c.tally, c.work)
+                      c.company, c.tally, c.work, None, None)
     return c
 
 
@@ -606,7 +608,7 @@ def test_open_issues_writes_the_appraisal_back_and_counts_the_experience(model):
     c.work[[L.W_MOOD, L.W_EXPECTATION, L.W_SATISFACTION, L.W_TRUST, L.W_WORST, L.W_LAST]] = \
         np.array([[0.5], [0.4], [0.3], [0.2], [-0.1], [0.1]])
     rules.open_issues(c.ids, 30, c.fs, c.ist, STEP, KEY, model.seg, model.par, c.company,
-                      c.tally, c.work)
+                      c.tally, c.work, None, None)
     for row, w in ((L.MOOD, L.W_MOOD), (L.EXPECTATION, L.W_EXPECTATION),
                    (L.SATISFACTION, L.W_SATISFACTION), (L.TRUST, L.W_TRUST),
                    (L.WORST, L.W_WORST), (L.LAST, L.W_LAST)):
@@ -668,7 +670,8 @@ def test_self_service_is_tried_once_per_issue_and_queued_customers_wait(model):
     c = customers(50)
     c.ist[L.ISSUE_OPEN] = 1
     c.ist[L.QUEUED_SINCE] = 12
-    rules.open_issues(c.ids, 50, c.fs, c.ist, STEP, KEY, seg, par, c.company, c.tally, c.work)
+    rules.open_issues(c.ids, 50, c.fs, c.ist, STEP, KEY, seg, par, c.company, c.tally, c.work,
+                      None, None)
     assert np.all(c.fs[L.EFFORT] == 0.0) and np.all(c.ist[L.QUEUED_SINCE] == 12)
     assert c.tally[L.T_CONTACTS] == 0 and c.tally[L.T_SELF_SERVED] == 0
 
@@ -677,7 +680,7 @@ def test_customers_without_an_issue_only_take_their_appraisal(model):
     c = customers(100)
     c.work[L.W_MOOD] = -0.25
     rules.open_issues(c.ids, 100, c.fs, c.ist, STEP, KEY, model.seg, model.par, c.company,
-                      c.tally, c.work)
+                      c.tally, c.work, None, None)
     assert np.all(c.fs[L.EFFORT] == 0.0) and np.all(c.fs[L.MOOD] == -0.25)
     assert np.all(c.ist[L.QUEUED_SINCE] == -1) and not c.tally.any()
 
@@ -688,7 +691,8 @@ def test_silence_cannot_push_mood_below_minus_one(model):
     c.ist[L.ISSUE_OPEN] = 1
     c.work[L.W_MOOD] = -0.95
     rules.open_issues(c.ids, 10, c.fs, c.ist, STEP, KEY, seg,
-                      parameters(model, P_SILENT_MOOD=0.2), c.company, c.tally, c.work)
+                      parameters(model, P_SILENT_MOOD=0.2), c.company, c.tally, c.work,
+                      None, None)
     assert np.all(c.fs[L.MOOD] == -1.0)
 
 
@@ -920,7 +924,7 @@ def test_a_move_passes_a_bound_its_draw_reaches(model, above):
     c.ist[L.JOIN_STEP] = STEP - 5
     rules.weekly_draws(c.ids, 1, STEP, KEY, c.work)
     rules.visit(c.ids, 1, c.fs, c.ist, STEP, KEY, model.tp, cum, move_guide(cum),
-                model.schedule, model.par, c.company, c.tally, c.work)
+                model.schedule, model.par, c.company, c.tally, c.work, None, None)
     assert c.ist[L.TOUCHPOINT, 0] == (0 if above else 1)
 
 
@@ -960,7 +964,7 @@ def test_each_part_of_a_week_adds_to_the_tallies_it_is_given(model):
     parts = {
         "visit": lambda c: week(c, model, par, tp=tp),
         "open_issues": lambda c: rules.open_issues(c.ids, c.n, c.fs, c.ist, STEP, KEY, seg,
-                                                  par, c.company, c.tally, c.work),
+                                                  par, c.company, c.tally, c.work, None, None),
         "serve_desk": lambda c: serve(c, model, par, seg=seg),
         "decide": lambda c: decide(c, model, par, tp=tp),
     }
@@ -1010,7 +1014,7 @@ def test_a_move_can_lead_to_the_last_touchpoint(model):
     c.ist[L.JOIN_STEP] = STEP - 5
     rules.weekly_draws(c.ids, 1, STEP, KEY, c.work)
     rules.visit(c.ids, 1, c.fs, c.ist, STEP, KEY, model.tp, cum, move_guide(cum),
-                model.schedule, model.par, c.company, c.tally, c.work)
+                model.schedule, model.par, c.company, c.tally, c.work, None, None)
     assert move_guide(cum)[2, int(u * L.MOVE_GUIDE_CELLS)] == last - 1
     assert c.ist[L.TOUCHPOINT, 0] == last
 
