@@ -35,11 +35,12 @@ N_INT_STATE = 12
 # ----------------------------------- a week's working rows (one column per customer of a group)
 # ``rules.live_week`` works through a group of customers in passes; these contiguous rows
 # carry each customer's draws and appraisal inputs from one pass to the next, so that the
-# draws and the appraisal run as loops of vector instructions.
+# draws and the appraisal run as loops of vector instructions. ``W_FAILED`` says whether the
+# visit failed (1.0, caught or not): the Mesa engine reads it to count failures per touchpoint.
 (W_NURTURE_DRAW, W_MOVE_DRAW, W_FAILURE_DRAW, W_Z_PERFORMANCE, W_Z_MOOD,
  W_MOOD, W_EXPECTATION, W_SATISFACTION, W_TRUST, W_WORST, W_LAST,
- W_PERFORMANCE, W_SALIENCE, W_SHOCK) = range(14)
-N_WORK = 14
+ W_PERFORMANCE, W_SALIENCE, W_SHOCK, W_FAILED) = range(15)
+N_WORK = 15
 
 # ------------------------------------------------------------- touchpoint parameter rows
 TP_QUALITY = 0

@@ -280,7 +280,9 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
             rng.PERFORMANCE_AND_MOOD)
         sigma = tp[L.TP_VARIABILITY, k] * inconsistency
         performance = clip(tp[L.TP_QUALITY, k] + sigma * z_performance, 0.0, 1.0)
-        if work[L.W_FAILURE_DRAW, a] < tp[L.TP_FAILURE, k] * unreliability:
+        failed = work[L.W_FAILURE_DRAW, a] < tp[L.TP_FAILURE, k] * unreliability
+        work[L.W_FAILED, a] = failed
+        if failed:
             if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
                 caught += 1
                 trust += par[L.P_CAUGHT_TRUST] * (1.0 - trust)

@@ -55,10 +55,7 @@ class Customer(CellAgent):
         k = self.touchpoint
         if self.cell is not m.touchpoint_cells[k]:  # moving is costly in a crowded cell
             self.cell = m.touchpoint_cells[k]
-        # the visit failed when this week's failure draw fell below the touchpoint's chance
-        # (for the journey map; the rule acted on the same draw inside live_week)
-        if m.work[L.W_FAILURE_DRAW, 0] < m.failure_chance[k]:
-            m.failures[k] += 1
+        m.failures[k] += m.work[L.W_FAILED, 0] > 0.0  # for the journey map
 
     def decide(self) -> None:
         """Renew or leave; a customer who leaves is removed from the model."""

@@ -138,10 +138,8 @@ class JourneyModel(mesa.Model):
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
         self.n_customers = 0
-        #: per touchpoint: how many of this week's visits failed (caught or not), and the
-        #: chance a visit fails this week (set by ``step`` from the reliability effect)
+        #: per touchpoint: how many of this week's visits failed (caught or not)
         self.failures = np.zeros(len(names), dtype=np.int64)
-        self.failure_chance = np.zeros(len(names))
         self.records = (Buffers(1, scenario.horizon, len(scenario.segments), diagnostics)
                         if diagnostics else None)
         self.segments, self.episodes, self.decisions, self.diag = (
@@ -197,8 +195,6 @@ class JourneyModel(mesa.Model):
         rules.update_levers(self.company, c.levers, c.spend)
         self.tally[:] = 0.0
         self.failures[:] = 0
-        self.failure_chance[:] = c.tp[L.TP_FAILURE] * (
-            1.0 - self.company[L.EFFECT + L.RELIABILITY])
         self.agents.shuffle_do("live_week")
         ids = self.active_ids()
         rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
