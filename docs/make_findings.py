@@ -780,7 +780,7 @@ def cx_research(ctx: Context) -> dict[str, str]:
 
 def _verdict(v: dict, words: tuple[str, str, str]) -> str:
     """The first word if the interval lies below 0, the last if above, else the middle."""
-    return words[0] if v["ci_high"] < 0 else (words[2] if v["ci_low"] > 0 else words[1])
+    return words[1 + Interval(v["mean"], v["ci_low"], v["ci_high"]).sign]
 
 
 def _interval_text(v: dict, pct: bool = False, signed: bool = False) -> str:

@@ -20,6 +20,7 @@ from scipy import stats
 from simulation import layout as L
 from simulation import load_results
 from simulation.cli import main
+from simulation.numbers import narrowing_words
 from simulation.scenario import bundled_scenarios
 
 from .conftest import CXSIM, FLOAT_COLUMNS, ROOT, SCENARIOS
@@ -63,15 +64,6 @@ def test_scenarios_lists_every_bundled_file_with_its_kind_and_description():
     assert kinds["baseline"] == "scenario" and kinds["headline"] == "study"
 
 
-def _pairing_words(factor: float) -> str:
-    """What the line must say for the factor computed here (one decimal, as printed)."""
-    if factor >= 1.05:
-        return f"pairing made the interval {factor:.1f} times narrower"
-    if factor > 1 / 1.05:
-        return "pairing did not narrow the interval"
-    return f"pairing made the interval {1 / factor:.1f} times wider"
-
-
 def test_compare_prints_each_difference_and_the_narrowing_pairing_gives(compared):
     """The printed factor is the unpaired (Welch) half-width over the paired one, computed
     here from the saved runs with scipy."""
@@ -92,7 +84,7 @@ def test_compare_prints_each_difference_and_the_narrowing_pairing_gives(compared
         paired_half = stats.t.ppf(0.975, len(diff) - 1) * stats.sem(diff)
         welch = stats.ttest_ind(mine, ref, equal_var=False).confidence_interval(0.95)
         factor = (welch.high - welch.low) / 2 / paired_half
-        assert found.group(2) == _pairing_words(factor), (variant, output, factor)
+        assert found.group(2) == narrowing_words(factor), (variant, output, factor)
         checked += 1
     assert checked >= 8  # two strategies against none, several outputs each
     assert f"results: {out}" in text
