@@ -83,6 +83,7 @@ class Segment(Strict):
     satisfaction: Unit = 0.6
     churn_bias: float = 0.0
     effort_weight: NonNeg = 1.0
+    churn_spread: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
 
 
 class Psychology(Strict):
@@ -113,6 +114,9 @@ class Issues(Strict):
     silent_effort: NonNeg = 0.4
     silent_mood_hit: Unit = 0.1
     effort_decay: Unit = 0.15
+    voice_severity: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
+    voice_effort: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
+    fade_rate: Unit = 0.1
 
 
 class Desk(Strict):
