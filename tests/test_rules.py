@@ -390,7 +390,7 @@ def test_the_move_guide_starts_each_search_at_or_below_the_touchpoint_a_full_cou
 
 # ------------------------------------------------------------------- voice and propensity
 
-def test_voice_probability_is_the_propensity_for_a_trivial_issue_and_rises_with_severity_and_effort():
+def test_voice_probability_is_the_trivial_issue_propensity_raised_by_severity_and_effort():
     for propensity in (0.05, 0.3, 0.7):
         assert rules.voice_probability(propensity, 0.0, 0.0, 1.0, 0.5) == pytest.approx(
             propensity, rel=1e-12)
