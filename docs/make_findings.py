@@ -746,6 +746,10 @@ def cx_research(ctx: Context) -> dict[str, str]:
         "diag_strategy": label,
         "diag_problems_never": pct(fig["problems_never_at_desk"]),
         "diag_customers_never": pct(fig["customers_never_at_desk"]),
+        "diag_faded": pct(fig["problem_endings"]["faded"]),
+        "diag_left_with": pct(fig["problem_endings"]["left"]),
+        "diag_desk_end": pct(fig["problem_endings"]["desk"]),
+        "diag_self_end": pct(fig["problem_endings"]["self_service"]),
         "diag_effort_table": table([
             {"effort quartile": q, "effort range": f"{lo:.2f} to {hi:.2f}",
              "churn per decision": pct(v)}

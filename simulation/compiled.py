@@ -65,6 +65,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
         seg[L.SEG_SATISFACTION, j] = s.satisfaction
         seg[L.SEG_CHURN_BIAS, j] = s.churn_bias
         seg[L.SEG_EFFORT_WEIGHT, j] = s.effort_weight
+        seg[L.SEG_CHURN_SPREAD, j] = s.churn_spread
 
     ps, iss, desk, ch, acq = sc.psychology, sc.issues, sc.desk, sc.churn, sc.acquisition
     par = np.zeros(L.N_PAR)
@@ -98,6 +99,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
         L.P_FIXED_COST: sc.economics.fixed_cost,
         L.P_WEEKLY_DISCOUNT: (1.0 + sc.economics.annual_discount_rate) ** (1.0 / 52.0) - 1.0,
         L.P_ENTRY: index[sc.journey.entry], L.P_COHORT: sc.cohort, L.P_HORIZON: sc.horizon,
+        L.P_VOICE_SEVERITY: iss.voice_severity, L.P_VOICE_EFFORT: iss.voice_effort,
+        L.P_FADE_RATE: iss.fade_rate,
     }
     assert len(values) == L.N_PAR, "every scalar parameter has a slot"
     for slot, value in values.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import layout as L
 from .results import Results, ResultsError, mean_interval
 
 #: satisfaction at or above this counts as satisfied (the csat threshold of the weekly table)
@@ -21,6 +22,7 @@ QUARTILES = ("Q1 (lowest effort)", "Q2", "Q3", "Q4 (highest effort)")
 FIGURES = {
     "problems_never_at_desk": "share of issue episodes that never reached the desk",
     "customers_never_at_desk": "share of customers with a problem who never contacted the desk",
+    "problem_endings": "share of issue episodes by how they ended",
     "churn_by_effort_quartile": "churn at decisions, by effort quartile",
     "satisfaction_before_failure": "satisfaction before a failure later recovered by the desk",
     "satisfaction_after_recovery": "satisfaction after that recovery",
@@ -88,6 +90,9 @@ def _figures(episodes: pd.DataFrame, decisions: pd.DataFrame, seeds, level: floa
         episodes, seeds, lambda g: (g["desk_contacts"] == 0).mean()))
     out["customers_never_at_desk"] = ci(_per_seed(
         episodes, seeds, lambda g: (g.groupby("customer")["desk_contacts"].sum() == 0).mean()))
+    out["problem_endings"] = {
+        ending: ci(_per_seed(episodes, seeds, lambda g, e=ending: (g["outcome"] == e).mean()))
+        for ending in L.OUTCOME_NAMES}
 
     decided = decisions[decisions["kind"] == "decision"]
     # equal-count quartiles by rank: effort is exactly 0 at many decisions, so the ties are
@@ -179,7 +184,10 @@ def _block(figures: dict, indent: str) -> list[str]:
     lines = []
     for name, what in FIGURES.items():
         value = figures[name]
-        if name == "churn_by_effort_quartile":
+        if name == "problem_endings":
+            lines.append(f"{indent}{what}:")
+            lines += [f"{indent}  {e:<20} {_fmt(v)}" for e, v in value.items()]
+        elif name == "churn_by_effort_quartile":
             lines.append(f"{indent}{what}:")
             for (q, v), (lo, hi) in zip(value["quartiles"].items(), value["effort_ranges"]):
                 effort = "" if lo is None else f"  (effort {lo:.2f} to {hi:.2f})"

@@ -15,7 +15,8 @@ SEVERITY = 5          # severity of the open issue, in [0, 1]
 ISSUE_COMPLEXITY = 6  # complexity of the touchpoint where the open issue arose
 WORST = 7             # worst valence since the last decision (peak-end memory)
 LAST = 8              # last valence since the last decision
-N_FLOAT_STATE = 9
+CHURN_PROPENSITY = 9  # the customer's own shift of the churn log-odds, drawn when they join
+N_FLOAT_STATE = 10
 
 # -------------------------------------------------------------- customer state (int rows)
 ACTIVE = 0
@@ -24,7 +25,7 @@ SEGMENT = 2
 JOIN_STEP = 3
 CHURN_STEP = 4        # -1 while active
 ISSUE_OPEN = 5
-SELF_SERVICE_TRIED = 6
+ISSUE_SILENT = 6      # 1: the open issue is lived with in silence (never voiced or given up)
 QUEUED_SINCE = 7      # step the customer joined the desk queue, -1 when not queued
 CYCLE_COUNT = 8       # appraisals since the last decision
 REFERRED = 9
@@ -63,7 +64,8 @@ SEG_TRUST = 6
 SEG_SATISFACTION = 7
 SEG_CHURN_BIAS = 8
 SEG_EFFORT_WEIGHT = 9
-N_SEG = 10
+SEG_CHURN_SPREAD = 10  # standard deviation of the customers' churn propensity
+N_SEG = 11
 
 # -------------------------------------------------------------- scalar parameter vector
 (P_KAPPA, P_GAMMA, P_LAMBDA, P_RHO, P_SHOCK, P_ALPHA, P_BETA, P_DELTA,
@@ -77,8 +79,9 @@ N_SEG = 10
  P_SILENT_THRESHOLD, P_SILENT_RATE,
  P_ARRIVAL_BASE, P_REFERRAL, P_DETRACTOR, P_REF_TRUST, P_REF_EXPECTATION,
  P_LTR_S, P_LTR_TRUST, P_LTR_MOOD,
- P_FIXED_COST, P_WEEKLY_DISCOUNT, P_ENTRY, P_COHORT, P_HORIZON) = range(58)
-N_PAR = 58
+ P_FIXED_COST, P_WEEKLY_DISCOUNT, P_ENTRY, P_COHORT, P_HORIZON,
+ P_VOICE_SEVERITY, P_VOICE_EFFORT, P_FADE_RATE) = range(61)
+N_PAR = 61
 
 # ------------------------------------------------------------------------------ levers
 CAPACITY, TRAINING, RECOVERY, STAFF, RELIABILITY, CONSISTENCY, OUTREACH, SELF_SERVICE, \
@@ -104,26 +107,27 @@ T_SERVED = 3
 T_RESOLVED = 4
 T_WAIT_SUM = 5
 T_CHURNED = 6
-N_TALLY = 7
+T_FAILURES = 7
+N_TALLY = 8
 
 # ------------------------------------------------------ per-step outputs (MODEL.md's names)
 STEP_COLUMNS = (
     "step", "active", "cohort_active", "cohort_retention", "arrivals", "churned",
     "mood", "expectation", "satisfaction", "trust", "effort", "nps", "csat",
     "contacts", "served", "backlog", "wait", "resolution_rate", "caught", "self_served",
-    "burnout", "revenue", "cost", "profit", "cohort_revenue",
+    "burnout", "revenue", "cost", "profit", "cohort_revenue", "failures",
 )
 (O_STEP, O_ACTIVE, O_COHORT_ACTIVE, O_RETENTION, O_ARRIVALS, O_CHURNED,
  O_MOOD, O_EXPECTATION, O_SATISFACTION, O_TRUST, O_EFFORT, O_NPS, O_CSAT,
  O_CONTACTS, O_SERVED, O_BACKLOG, O_WAIT, O_RESOLUTION, O_CAUGHT, O_SELF_SERVED,
- O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE) = range(25)
-N_OUT = 25
+ O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE, O_FAILURES) = range(26)
+N_OUT = 26
 # ------------------------------------------------------- per-customer events (columns)
 EV_JOIN, EV_CHURN, EV_SEGMENT, EV_REFERRED = range(4)
 N_EVENT = 4
 
 INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "contacts",
-                   "served", "backlog", "caught", "self_served")
+                   "served", "backlog", "caught", "self_served", "failures")
 
 # ------------------------------------------- diagnostics: per-customer records (optional)
 # ``rules`` writes them only when the run records diagnostics (see ``simulation.diagnostics``);
@@ -134,8 +138,8 @@ INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "co
  EP_CONTACTS, EP_SERVED, EP_GAVE_UP, EP_S_BEFORE, EP_S_AFTER) = range(12)
 N_EPISODE = 12
 # how an episode ended (EP_OUTCOME)
-OUTCOME_OPEN, OUTCOME_SELF_SERVICE, OUTCOME_DESK, OUTCOME_LEFT = range(4)
-OUTCOME_NAMES = ("open", "self_service", "desk", "left")
+OUTCOME_OPEN, OUTCOME_SELF_SERVICE, OUTCOME_DESK, OUTCOME_LEFT, OUTCOME_FADED = range(5)
+OUTCOME_NAMES = ("open", "self_service", "desk", "left", "faded")
 
 # one row per decision at a decision touchpoint, and per silent exit
 (DC_CUSTOMER, DC_SEGMENT, DC_WEEK, DC_KIND, DC_SATISFACTION, DC_TRUST, DC_EFFORT,

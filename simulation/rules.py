@@ -106,6 +106,15 @@ def competitor_pull(step, growth):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def voice_probability(propensity, severity, effort, severity_weight, effort_weight):
+    """The chance a customer voices a new issue (once per issue): the segment's propensity
+    for a trivial issue with no effort spent, its odds multiplied by
+    exp(severity_weight x severity + effort_weight x effort)."""
+    odds = propensity * mathfn.exp(severity_weight * severity + effort_weight * effort)
+    return odds / (1.0 - propensity + odds)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def churn_probability(s_eval, trust, effort, issue_open, competitor, bias, effort_weight, par):
     z = (par[L.P_C0] + bias - par[L.P_CS] * s_eval - par[L.P_CTAU] * trust
          + par[L.P_CEFFORT] * effort_weight * effort + par[L.P_CISSUE] * issue_open
@@ -251,7 +260,7 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
     shock = par[L.P_SHOCK]
     entry = int(par[L.P_ENTRY])
     last_column = cum_transitions.shape[1] - 1
-    caught = 0
+    caught = failures = 0
     for a in range(count):
         i = ids[a]
 
@@ -297,8 +306,9 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
                     if diag is not None:
                         worsen_episode(episodes, ist, fs, i)
                 else:
+                    failures += 1
                     ist[L.ISSUE_OPEN, i] = 1
-                    ist[L.SELF_SERVICE_TRIED, i] = 0
+                    ist[L.ISSUE_SILENT, i] = 0
                     fs[L.SEVERITY, i] = severity
                     fs[L.ISSUE_COMPLEXITY, i] = complexity
                     if diag is not None:
@@ -312,6 +322,7 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
         work[L.W_SALIENCE, a] = tp[L.TP_SALIENCE, k]
         work[L.W_SHOCK, a] = shock * z_mood
     tally[L.T_CAUGHT] += caught
+    tally[L.T_FAILURES] += failures
 
 
 @njit(**_JIT)
@@ -329,9 +340,18 @@ def appraise(work, count, par):
 @njit(**_JIT)
 def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, episodes,
                 diag):
-    """Step 5: the appraisal's results are written back; then, with an open issue, the
-    customer tries self-service once, then calls the desk or suffers in silence."""
+    """Step 5: the appraisal's results are written back; then the customer deals with an
+    open issue that is not at the desk.
+
+    A new issue gets the customer's one response: perhaps a try at self-service, and if
+    that does not solve it, the decision to voice it (join the desk's queue) or to live
+    with it. An issue lived with (never voiced, or given up at the desk) costs effort and
+    mood every week it stays open, until it fades or is worked around (``fade_rate`` a
+    week) or the customer leaves; it is never voiced later.
+    """
     knowledge_base = min(1.0, par[L.P_KB_BASE] + company[L.EFFECT + L.SELF_SERVICE])
+    severity_weight, effort_weight = par[L.P_VOICE_SEVERITY], par[L.P_VOICE_EFFORT]
+    fade_rate = par[L.P_FADE_RATE]
     self_served = contacts = 0
     for a in range(count):
         i = ids[a]
@@ -343,31 +363,40 @@ def open_issues(ids, count, fs, ist, step, key, seg, par, company, tally, work, 
         fs[L.LAST, i] = work[L.W_LAST, a]
         ist[L.CYCLE_COUNT, i] += 1
         if ist[L.ISSUE_OPEN, i] == 1 and ist[L.QUEUED_SINCE, i] < 0:
-            s = ist[L.SEGMENT, i]
-            solved = False
-            if ist[L.SELF_SERVICE_TRIED, i] == 0 and \
-                    rng.uniform(key, i, step, rng.SELF_SERVICE_TRY) < seg[L.SEG_SELF_SERVICE, s]:
-                ist[L.SELF_SERVICE_TRIED, i] = 1
-                if rng.uniform(key, i, step, rng.SELF_SERVICE_OK) < \
-                        knowledge_base * (1.0 - fs[L.ISSUE_COMPLEXITY, i]):
-                    solved = True
-                    ist[L.ISSUE_OPEN, i] = 0
-                    fs[L.EFFORT, i] += par[L.P_SS_EFFORT]
-                    self_served += 1
-                    if diag is not None:
-                        close_episode(episodes, ist, fs, i, step, L.OUTCOME_SELF_SERVICE)
-                else:
-                    fs[L.EFFORT, i] += par[L.P_SS_FAIL_EFFORT]
-            if not solved:
-                if rng.uniform(key, i, step, rng.VOICE) < seg[L.SEG_VOICE, s]:
-                    ist[L.QUEUED_SINCE, i] = step
-                    fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
-                    contacts += 1
-                    if diag is not None:
-                        note_contact(episodes, ist, i)
-                else:  # most unhappy customers never complain
-                    fs[L.EFFORT, i] += par[L.P_SILENT_EFFORT]
-                    mood = max(-1.0, mood - par[L.P_SILENT_MOOD])
+            silent = ist[L.ISSUE_SILENT, i] == 1
+            if not silent:  # a new issue (opened this week): the customer's one response
+                s = ist[L.SEGMENT, i]
+                if rng.uniform(key, i, step, rng.SELF_SERVICE_TRY) < seg[L.SEG_SELF_SERVICE, s]:
+                    if rng.uniform(key, i, step, rng.SELF_SERVICE_OK) < \
+                            knowledge_base * (1.0 - fs[L.ISSUE_COMPLEXITY, i]):
+                        ist[L.ISSUE_OPEN, i] = 0
+                        fs[L.EFFORT, i] += par[L.P_SS_EFFORT]
+                        self_served += 1
+                        if diag is not None:
+                            close_episode(episodes, ist, fs, i, step, L.OUTCOME_SELF_SERVICE)
+                    else:
+                        fs[L.EFFORT, i] += par[L.P_SS_FAIL_EFFORT]
+                if ist[L.ISSUE_OPEN, i] == 1:
+                    voice = voice_probability(seg[L.SEG_VOICE, s], fs[L.SEVERITY, i],
+                                              fs[L.EFFORT, i], severity_weight, effort_weight)
+                    if rng.uniform(key, i, step, rng.VOICE) < voice:
+                        ist[L.QUEUED_SINCE, i] = step
+                        fs[L.EFFORT, i] += par[L.P_CONTACT_EFFORT]
+                        contacts += 1
+                        if diag is not None:
+                            note_contact(episodes, ist, i)
+                    else:  # most unhappy customers never complain
+                        ist[L.ISSUE_SILENT, i] = 1
+                        silent = True
+            elif rng.uniform(key, i, step, rng.FADE) < fade_rate:  # faded or worked around
+                ist[L.ISSUE_OPEN, i] = 0
+                ist[L.ISSUE_SILENT, i] = 0
+                silent = False
+                if diag is not None:
+                    close_episode(episodes, ist, fs, i, step, L.OUTCOME_FADED)
+            if silent:  # lived with: it weighs on effort and mood while it stays open
+                fs[L.EFFORT, i] += par[L.P_SILENT_EFFORT]
+                mood = max(-1.0, mood - par[L.P_SILENT_MOOD])
         fs[L.MOOD, i] = mood
     tally[L.T_SELF_SERVED] += self_served
     tally[L.T_CONTACTS] += contacts
@@ -441,7 +470,8 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue, 
         else:
             fs[L.EFFORT, i] += par[L.P_WAIT_EFFORT]
             if rng.uniform(key, i, step, rng.ABANDON) < seg[L.SEG_ABANDON, ist[L.SEGMENT, i]]:
-                ist[L.QUEUED_SINCE, i] = -1  # gives up into silence; the issue stays open
+                ist[L.QUEUED_SINCE, i] = -1  # gives up: the issue is lived with from now
+                ist[L.ISSUE_SILENT, i] = 1
                 if diag is not None:
                     count_in_episode(episodes, ist, i, L.EP_GAVE_UP)
     tally[L.T_SERVED] += served
@@ -477,7 +507,8 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
                                             fs[L.LAST, i], ist[L.CYCLE_COUNT, i],
                                             peak_weight, end_weight)
             p = churn_probability(s_eval, fs[L.TRUST, i], fs[L.EFFORT, i],
-                                  ist[L.ISSUE_OPEN, i], competitor, seg[L.SEG_CHURN_BIAS, s],
+                                  ist[L.ISSUE_OPEN, i], competitor,
+                                  seg[L.SEG_CHURN_BIAS, s] + fs[L.CHURN_PROPENSITY, i],
                                   seg[L.SEG_EFFORT_WEIGHT, s], par)
             leaves = rng.uniform(key, i, step, rng.CHURN) < p
             if diag is not None:
@@ -512,7 +543,9 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
 
 @njit(cache=True, error_model="numpy", inline="always")
 def join(fs, ist, i, step, key, seg, par, referred):
-    """A customer joins: segment drawn by share; referred newcomers trust and expect more."""
+    """A customer joins: segment drawn by share; referred newcomers trust and expect more;
+    their own churn propensity is a normal with the segment's spread (drawn apart from the
+    segment, under its own purpose)."""
     u = rng.uniform(key, i, step, rng.SEGMENT)
     s = seg.shape[1] - 1
     for j in range(seg.shape[1]):
@@ -525,7 +558,7 @@ def join(fs, ist, i, step, key, seg, par, referred):
     ist[L.JOIN_STEP, i] = step
     ist[L.CHURN_STEP, i] = -1
     ist[L.ISSUE_OPEN, i] = 0
-    ist[L.SELF_SERVICE_TRIED, i] = 0
+    ist[L.ISSUE_SILENT, i] = 0
     ist[L.QUEUED_SINCE, i] = -1
     ist[L.CYCLE_COUNT, i] = 0
     ist[L.REFERRED, i] = 1 if referred else 0
@@ -541,6 +574,8 @@ def join(fs, ist, i, step, key, seg, par, referred):
     fs[L.ISSUE_COMPLEXITY, i] = 0.0
     fs[L.WORST, i] = 1.0
     fs[L.LAST, i] = 0.0
+    fs[L.CHURN_PROPENSITY, i] = seg[L.SEG_CHURN_SPREAD, s] * rng.normal_pair(
+        key, i, step, rng.CHURN_PROPENSITY)[0]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -623,6 +658,7 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     row[L.O_COST] = cost
     row[L.O_PROFIT] = revenue - cost
     row[L.O_COHORT_REVENUE] = cohort_revenue
+    row[L.O_FAILURES] = tally[L.T_FAILURES]
     return promoters, detractors
 
 

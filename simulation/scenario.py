@@ -121,6 +121,7 @@ class Segment(Strict):
     satisfaction: Unit = 0.6
     churn_bias: LogOdds = 0.0
     effort_weight: Bounded(0.0, 10.0) = 1.0
+    churn_spread: Bounded(0.0, 5.0) = 1.0
 
 
 class Psychology(Strict):
@@ -151,6 +152,9 @@ class Issues(Strict):
     silent_effort: Effort = 0.4
     silent_mood_hit: Unit = 0.1
     effort_decay: Unit = 0.15
+    voice_severity: Bounded(0.0, 10.0) = 1.0
+    voice_effort: Bounded(0.0, 10.0) = 0.5
+    fade_rate: Unit = 0.1
 
 
 class Desk(Strict):

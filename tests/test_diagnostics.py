@@ -46,7 +46,7 @@ def test_recording_changes_no_trajectory(stressed):
 
 def test_every_ending_occurs_and_outcomes_are_consistent(stressed):
     ep = stressed.episodes
-    assert set(ep["outcome"]) == {"open", "self_service", "desk", "left"}
+    assert set(ep["outcome"]) == {"open", "self_service", "desk", "left", "faded"}
     horizon = 50
     assert (ep.loc[ep["outcome"] == "open", "closed"] == horizon).all()
     assert (ep["weeks_open"] == ep["closed"] - ep["opened"]).all()
@@ -56,6 +56,18 @@ def test_every_ending_occurs_and_outcomes_are_consistent(stressed):
     assert (desk["served"] >= 1).all() and (desk["desk_contacts"] >= 1).all()
     # a served contact was a contact: never more services than contacts
     assert (ep["served"] <= ep["desk_contacts"]).all()
+    # voice is decided once per issue: a contact beyond the first follows an unresolved service
+    assert (ep["desk_contacts"] <= 1 + ep["served"]).all()
+    assert (ep.loc[ep["outcome"] == "desk", "desk_contacts"] == ep.loc[
+        ep["outcome"] == "desk", "served"]).all()
+    assert (ep["gave_up"] <= 1).all()
+    # a given-up issue is lived with: never resolved by the desk, never self-served later
+    assert not ep.loc[ep["gave_up"] == 1, "outcome"].isin(["desk", "self_service"]).any()
+    # an issue that faded was lived with: never voiced, or given up
+    faded = ep[ep["outcome"] == "faded"]
+    assert ((faded["desk_contacts"] == 0) | (faded["gave_up"] == 1)).all()
+    # self-service is the first response: it closes an issue in the week it opened
+    assert (ep.loc[ep["outcome"] == "self_service", "weeks_open"] == 0).all()
     assert ep.loc[ep["outcome"] == "open", "satisfaction_after"].isna().all()
     assert ep.loc[ep["outcome"] != "open", "satisfaction_after"].between(0, 1).all()
     # one episode opens per customer and week, at most one decision per customer and week
@@ -66,13 +78,16 @@ def test_every_ending_occurs_and_outcomes_are_consistent(stressed):
     assert len(silent) > 0 and silent["left"].all() and silent["peak_end"].isna().all()
 
 
-def test_episodes_reproduce_contacts_self_service_and_resolution(stressed):
+def test_episodes_reproduce_failures_contacts_self_service_and_resolution(stressed):
     steps, ep = stressed.steps, stressed.episodes
     for seed, weeks in steps.groupby("seed"):
         mine = ep[ep["seed"] == seed]
         assert mine["desk_contacts"].sum() == weeks["contacts"].sum()
         assert mine["served"].sum() == weeks["served"].sum()
         weeks = weeks.set_index("step")
+        np.testing.assert_array_equal(
+            mine.groupby("opened").size().reindex(weeks.index, fill_value=0),
+            weeks["failures"])
         self_served = mine[mine["outcome"] == "self_service"].groupby("closed").size()
         resolved = mine[mine["outcome"] == "desk"].groupby("closed").size()
         np.testing.assert_array_equal(

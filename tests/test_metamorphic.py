@@ -25,6 +25,7 @@ def test_without_failures_reactive_levers_change_no_customer(small):
     runs = arms(sc, ["none", "reactive", "mix=0"])
     none = runs["none"]
     assert none["contacts"].sum() == 0 and none["served"].sum() == 0  # the desk is idle
+    assert none["failures"].sum() == 0 and none["self_served"].sum() == 0  # no issue at all
     for label in ("reactive", "mix=0"):
         assert_frames_identical(runs[label], none, CUSTOMER_COLUMNS)
         # the spend is real: the company pays for a desk nobody needs
@@ -75,3 +76,24 @@ def test_common_random_numbers_until_histories_diverge(small):
             assert same_fate < 1.0   # the strategy does change some customers' histories
         else:
             assert same_week < 0.2   # measured 0.0: the check can tell the difference
+
+
+def test_without_failures_there_are_no_issue_episodes(small):
+    sc = apply_overrides(small, NO_FAILURES + ["horizon=30"])
+    res = simulate([sc.with_strategy(s) for s in ("none", "proactive")], seeds=range(3),
+                   diagnostics=True)
+    assert len(res.episodes) == 0
+    decided = res.decisions[res.decisions["kind"] == "decision"]
+    assert len(decided) > 0 and not decided[["failure_in_cycle", "contact_in_cycle",
+                                             "recovery_in_cycle"]].to_numpy().any()
+    assert (res.decisions["kind"] == "decision").all()  # no silent exit without an issue
+
+
+def test_with_failures_problems_are_voiced_or_lived_with_and_counted_in_failures(small):
+    """The relation above is not vacuous, and the company hears of a part of its failures."""
+    res = simulate(small.with_strategy("none"), seeds=range(3), diagnostics=True)
+    ep = res.episodes
+    assert len(ep) == res.steps["failures"].sum() > 0
+    never_voiced = (ep["desk_contacts"] == 0).mean()
+    assert 0.0 < never_voiced < 1.0
+    assert (ep["outcome"] == "faded").any()

@@ -387,3 +387,53 @@ def test_the_move_guide_starts_each_search_at_or_below_the_touchpoint_a_full_cou
         assert np.mean(start == full) > 0.95  # the search almost always stops at once
         at_start = np.searchsorted(cum[here, :-1], cell_starts, side="right")
         assert np.array_equal(guide[here], at_start)
+
+
+# ------------------------------------------------------------------- voice and propensity
+
+def test_voice_probability_is_the_trivial_issue_propensity_raised_by_severity_and_effort():
+    for propensity in (0.05, 0.3, 0.7):
+        assert rules.voice_probability(propensity, 0.0, 0.0, 1.0, 0.5) == pytest.approx(
+            propensity, rel=1e-12)
+        by_severity = [rules.voice_probability(propensity, s, 0.0, 1.0, 0.5) for s in UNIT]
+        by_effort = [rules.voice_probability(propensity, 0.5, e, 1.0, 0.5)
+                     for e in np.linspace(0.0, 5.0, 21)]
+        assert np.all(np.diff(by_severity) > 0.0) and np.all(np.diff(by_effort) > 0.0)
+        # the weights multiply the odds: log-odds rise by w_sev * severity + w_eff * effort
+        p = rules.voice_probability(propensity, 0.6, 1.2, 1.0, 0.5)
+        odds = propensity / (1 - propensity) * math.exp(0.6 + 0.6)
+        assert p == pytest.approx(odds / (1 + odds), rel=1e-12)
+    # a segment that never (always) voices never (always) does, whatever the issue
+    for severity, effort in ((0.0, 0.0), (1.0, 10.0)):
+        assert rules.voice_probability(0.0, severity, effort, 1.0, 0.5) == 0.0
+        assert rules.voice_probability(1.0, severity, effort, 1.0, 0.5) == 1.0
+
+
+def _joined(baseline_compiled, spread, n=20_000, key=np.uint64(12345)):
+    seg = baseline_compiled.seg.copy()
+    seg[L.SEG_CHURN_SPREAD] = spread
+    fs = np.zeros((L.N_FLOAT_STATE, n))
+    ist = np.zeros((L.N_INT_STATE, n), dtype=np.int64)
+    for i in range(n):
+        rules.join(fs, ist, i, 0, key, seg, baseline_compiled.par, False)
+    return fs[L.CHURN_PROPENSITY], ist[L.SEGMENT]
+
+
+def test_each_customer_draws_a_churn_propensity_with_the_segments_spread(baseline):
+    from simulation.compiled import compile_scenario
+
+    compiled = compile_scenario(baseline)
+    unit, segments = _joined(compiled, 1.0)
+    # a standard normal: mean within 4 standard errors of 0, sd within 3%
+    assert abs(unit.mean()) < 4 / math.sqrt(len(unit))
+    assert unit.std() == pytest.approx(1.0, rel=0.03)
+    # the spread scales the same draw; the segment's own draw is untouched by it
+    wide, same_segments = _joined(compiled, 2.5)
+    np.testing.assert_array_equal(wide, 2.5 * unit)
+    np.testing.assert_array_equal(same_segments, segments)
+    none, _ = _joined(compiled, 0.0)
+    assert (none == 0.0).all()
+    # independent of the segment: each segment's propensities have the same distribution
+    for s in range(compiled.seg.shape[1]):
+        mine = unit[segments == s]
+        assert abs(mine.mean()) < 4 / math.sqrt(len(mine))

@@ -34,6 +34,9 @@ class Customer(CellAgent):
     segment = _int_state(L.SEGMENT, "index of the customer's segment")
     join_step = _int_state(L.JOIN_STEP, "week the customer joined")
     issue_open = _int_state(L.ISSUE_OPEN, "1 while an issue is open")
+    issue_silent = _int_state(L.ISSUE_SILENT, "1 while the open issue is lived with in silence")
+    churn_propensity = _float_state(L.CHURN_PROPENSITY,
+                                    "the customer's own shift of the churn log-odds")
 
     def __init__(self, model, index: int):
         super().__init__(model)
