@@ -312,7 +312,7 @@ def main(argv=None) -> None:
               "complexity x")
     grid_best("personas", "population", s, r, out, "personas", "population")
     strategies_table("service_first", "strategy.budget",
-                     ["none", "reactive", "service_first", "proactive", "balanced"], s, r, out,
+                     ["none", "reactive", "service", "proactive", "balanced"], s, r, out,
                      "servicefirst", {"cohort_retention": "retention wk 156",
                                       "trust": "trust", "profit_total": "profit, 3 years"},
                      "proactive")

@@ -60,6 +60,7 @@ REFERRED = 16
 ARRIVALS = 17
 # 18 is taken: ARRIVALS + 1 keys the arrivals' normal approximation
 DIAGNOSTIC_SAMPLE = 19  # which customers diagnostics record; no rule of the model uses it
+TENURE = 20  # a warm start: where in the scheduled visits' cycle a starting customer is
 # Normals may take extra draws keyed purpose + 32 + 64 k; purposes stay below 32. The slow
 # path's attempt k stays below 2**N_PURPOSE_BITS / 64 = 1024 unless ~1,000 successive
 # rejections happen, each with probability about 0.01: never, in any run that can be made.

@@ -21,15 +21,19 @@ from .rng import MAX_STEP
 
 
 LEVERS = ("capacity", "training", "recovery", "staff",
-          "reliability", "consistency", "outreach", "self_service", "relationship")
+          "reliability", "consistency", "outreach", "self_service", "relationship",
+          "frontline")
 REACTIVE_LEVERS = LEVERS[:4]
-PROACTIVE_LEVERS = LEVERS[4:]
+PROACTIVE_LEVERS = LEVERS[4:9]
+SERVICE_LEVERS = LEVERS[9:]  # serving well at every touchpoint people deliver
 CHANNELS = ("digital", "human", "physical")
-NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced")
+NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced", "service")
 
 #: the longest horizon (100 years): well inside the weeks the random streams can tell apart
 MAX_HORIZON = 5200
-assert MAX_HORIZON <= MAX_STEP
+#: the longest burn-in of a warm start; burn-in and horizon together stay inside the streams
+MAX_BURN_IN = 5200
+assert MAX_HORIZON + MAX_BURN_IN <= MAX_STEP
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -128,6 +132,13 @@ class Desk(Strict):
     burnout_penalty: Unit = 0.5
 
 
+class Frontline(Strict):
+    """Which touchpoints frontline service reaches: human ones fully, physical ones by the
+    share people deliver (``physical_reach``), digital ones not at all."""
+
+    physical_reach: Unit = 0.5
+
+
 class Lever(Strict):
     """A spending stock: S <- (1 - depreciation) S + spend; effect = ceiling (1 - exp(-S/scale))."""
 
@@ -153,6 +164,7 @@ class Levers(Strict):
     outreach: Lever = Lever(depreciation=0.02, scale=15000.0, ceiling=0.6)
     self_service: Lever = Lever(depreciation=0.01, scale=20000.0, ceiling=0.5)
     relationship: Lever = Lever(depreciation=0.05, scale=8000.0, ceiling=0.15)
+    frontline: Lever = Lever(depreciation=1.0, scale=400.0, ceiling=0.5)
 
     @model_validator(mode="before")
     @classmethod
@@ -178,16 +190,20 @@ def _check_allocation_total(allocation: dict[str, float], where: str) -> None:
 
 
 class Camps(Strict):
-    """The two camps' allocations of a budget; ``mix`` blends between them."""
+    """The camps' allocations of a budget; ``mix`` blends between reactive and proactive;
+    the service camp (the named strategy ``service``) serves well everywhere people work."""
 
     reactive: Allocation = {"capacity": 0.4, "training": 0.25, "recovery": 0.15, "staff": 0.2}
     proactive: Allocation = {"reliability": 0.3, "consistency": 0.15, "outreach": 0.15,
                              "self_service": 0.25, "relationship": 0.15}
+    service: Allocation = {"frontline": 0.4, "staff": 0.2, "training": 0.15, "recovery": 0.1,
+                           "capacity": 0.15}
 
     @model_validator(mode="after")
     def _totals(self):
         _check_allocation_total(self.reactive, "reactive")
         _check_allocation_total(self.proactive, "proactive")
+        _check_allocation_total(self.service, "service")
         return self
 
 
@@ -201,7 +217,8 @@ class Strategy(Strict):
     def _exactly_one(self):
         given = [k for k in ("name", "mix", "allocation") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of name (none|reactive|proactive|balanced or "
+            raise ValueError("give exactly one of name (none|reactive|proactive|balanced|"
+                             "service or "
                              "a name from [allocations]), "
                              f"mix (0 to 1) or allocation (got {', '.join(given) or 'none'})")
         if self.allocation is not None:
@@ -260,6 +277,18 @@ class WordOfMouth(Strict):
         return self
 
 
+class Start(Strict):
+    """How a run begins. ``launch``: every customer new at week 0. ``warm``: a going
+    concern: ``burn_in_weeks`` weeks are simulated first under the stated ``strategy`` (the
+    company's past, the same for every strategy compared), starting from customers whose
+    place in the scheduled visits' cycle is spread over ``tenure_spread_weeks``."""
+
+    mode: Literal["launch", "warm"] = "launch"
+    burn_in_weeks: Annotated[int, Field(ge=1, le=MAX_BURN_IN)] = 104
+    tenure_spread_weeks: Annotated[int, Field(ge=0, le=MAX_HORIZON)] = 52
+    strategy: Strategy = Strategy(name="reactive", budget=2000.0)
+
+
 class Economics(Strict):
     fixed_cost: NonNeg = 0.0
     annual_discount_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.08
@@ -283,6 +312,8 @@ class Scenario(Strict):
     acquisition: Acquisition = Acquisition()
     word_of_mouth: WordOfMouth = WordOfMouth()
     economics: Economics = Economics()
+    frontline: Frontline = Frontline()
+    start: Start = Start()
 
     @model_validator(mode="after")
     def _cross_checks(self):
@@ -317,9 +348,11 @@ class Scenario(Strict):
         for name, allocation in self.allocations.items():
             _check_allocation_total(allocation, f"allocations.{name}:")
         named = list(NAMED_STRATEGIES) + list(self.allocations)
-        if self.strategy.name is not None and self.strategy.name not in named:
-            raise ValueError(f"strategy.name: unknown strategy {self.strategy.name!r} "
-                             f"(allowed: {', '.join(named)})")
+        for where, strategy in (("strategy", self.strategy),
+                                ("start.strategy", self.start.strategy)):
+            if strategy.name is not None and strategy.name not in named:
+                raise ValueError(f"{where}.name: unknown strategy {strategy.name!r} "
+                                 f"(allowed: {', '.join(named)})")
         seg_names = [s.name for s in self.segments]
         if len(set(seg_names)) != len(seg_names):
             raise ValueError("segment names must be unique")
@@ -328,21 +361,33 @@ class Scenario(Strict):
             raise ValueError(f"segments: shares must sum to 1 (they sum to {total:g})")
         return self
 
-    def allocation(self) -> dict[str, float]:
-        """The share of the budget each lever receives, resolved from the strategy."""
-        st = self.strategy
+    def allocation(self, strategy: Strategy | None = None) -> dict[str, float]:
+        """The share of the budget each lever receives, resolved from the strategy (or the
+        one given, e.g. the warm start's)."""
+        st = self.strategy if strategy is None else strategy
         if st.allocation is not None:
             return {lever: st.allocation.get(lever, 0.0) for lever in LEVERS}
         if st.name == "none":
             return {lever: 0.0 for lever in LEVERS}
         if st.name in self.allocations:
             return {lever: self.allocations[st.name].get(lever, 0.0) for lever in LEVERS}
+        if st.name == "service":
+            return {lever: self.camps.service.get(lever, 0.0) for lever in LEVERS}
         mix = {"reactive": 0.0, "proactive": 1.0, "balanced": 0.5}.get(st.name, st.mix)
         return {lever: (1.0 - mix) * self.camps.reactive.get(lever, 0.0)
                 + mix * self.camps.proactive.get(lever, 0.0) for lever in LEVERS}
 
-    def budget(self) -> float:
-        return 0.0 if self.strategy.name == "none" else self.strategy.budget
+    def budget(self, strategy: Strategy | None = None) -> float:
+        st = self.strategy if strategy is None else strategy
+        return 0.0 if st.name == "none" else st.budget
+
+    def burn_in_weeks(self) -> int:
+        """Weeks simulated before week 0: a warm start's burn-in, none at a launch."""
+        return self.start.burn_in_weeks if self.start.mode == "warm" else 0
+
+    def tenure_spread_weeks(self) -> int:
+        """Weeks over which the starting customers' tenures are spread (0 at a launch)."""
+        return self.start.tenure_spread_weeks if self.start.mode == "warm" else 0
 
     def with_strategy(self, strategy: str) -> "Scenario":
         """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix."""
@@ -462,7 +507,7 @@ def _apply(node, path: list[str], operator: str, value, text: str) -> None:
             continue
         if not isinstance(target, dict):
             raise ScenarioError([f"--set {text}: {'.'.join(parents)} is not a table"])
-        if parents == ["strategy"] and last in ("name", "mix", "allocation"):
+        if parents[-1:] == ["strategy"] and last in ("name", "mix", "allocation"):
             for other in ("name", "mix", "allocation"):
                 target.pop(other, None)  # the strategy given last wins
         if operator == "*=" and last not in target:

@@ -111,6 +111,7 @@ def _run_mesa(variants, seed_list, root_seed, events, diagnostics, progress):
     for v in variants:
         for seed in seed_list:
             model = JourneyModel(v, seed=seed, root_seed=root_seed, diagnostics=diagnostics)
+            steps += model.burn_in_agent_steps
             while model.running:
                 steps += len(model.agents)
                 model.step()
