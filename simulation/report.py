@@ -49,7 +49,7 @@ def _results_sections(res: Results):
             "" if pd.isna(d) else f"{d:+,.4g} [{lo:+,.4g}, {hi:+,.4g}]"
             for d, lo, hi in zip(table["diff"], table["diff_low"], table["diff_high"])]
         columns.append("difference to " + res.labels[0] + " [95% CI, paired]")
-    figures = [("Retention of the starting cohort", plots.retention_figure(res)),
+    figures = [("Retention of the customers active at week 0", plots.retention_figure(res)),
                ("Outcomes over time", plots.panels_figure(res))]
     return question, params, [("Results at the horizon", table[columns])], figures
 
