@@ -470,9 +470,9 @@ def personas(ctx: Context) -> dict[str, str]:
 
 
 def service_first(ctx: Context) -> dict[str, str]:
-    """Section 5: staff and training first, against the two camps."""
+    """Section 5: the service camp (serving well everywhere) against the two camps."""
     res = ctx.run("service_first")
-    names = ["none", "reactive", "service_first", "proactive", "balanced"]
+    names = ["none", "reactive", "service", "proactive", "balanced"]
     out = {"servicefirst_seeds": seeds_of(res), **grid_figures(ctx, res, "servicefirst"),
            "servicefirst_table": strategies_table(
                res, "strategy.budget", names, {"cohort_retention": "retention at the horizon",
@@ -483,8 +483,8 @@ def service_first(ctx: Context) -> dict[str, str]:
         pts = strategy_points(res, names, **{"strategy.budget": b})
         ret = {n: values(res, p, "cohort_retention") for n, p in pts.items()}
         sentences.append(
-            f"At a budget of {b:g} a week, the retention of `service_first` "
-            + listing(compare(paired(ret["service_first"], ret[o]), f"that of `{o}`")
+            f"At a budget of {b:g} a week, the retention of `service` "
+            + listing(compare(paired(ret["service"], ret[o]), f"that of `{o}`")
                       for o in ("none", "reactive", "proactive"))
             + f"; `balanced` {compare(paired(ret['balanced'], ret['proactive']), '`proactive`')}.")
     out["servicefirst_shape"] = " ".join(sentences)

@@ -19,11 +19,12 @@ class Compiled(NamedTuple):
     tp: np.ndarray               # (N_TP, touchpoints)
     cum_transitions: np.ndarray  # (touchpoints, touchpoints), cumulative rows
     move_guide: np.ndarray       # (touchpoints, MOVE_GUIDE_CELLS) int: see move_guide()
-    schedule: np.ndarray         # (horizon + 1,) int: touchpoint due at each tenure, or -1
+    schedule: np.ndarray         # (steps + 1,) int: touchpoint due at each tenure, or -1
     seg: np.ndarray              # (N_SEG, segments)
     par: np.ndarray              # (N_PAR,)
     levers: np.ndarray           # (N_LV, N_LEVERS)
     spend: np.ndarray            # (N_LEVERS,) weekly spend per lever
+    burn_in_spend: np.ndarray    # (N_LEVERS,) weekly spend per lever in a warm start's burn-in
 
 
 def compile_scenario(sc: Scenario) -> Compiled:
@@ -39,6 +40,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
         tp[L.TP_COMPLEXITY, k] = t.complexity
         tp[L.TP_SALIENCE, k] = t.salience
         tp[L.TP_DECISION, k] = float(t.decision)
+        tp[L.TP_STAFFED, k] = {"human": 1.0, "physical": sc.frontline.physical_reach,
+                               "digital": 0.0}[t.channel]
 
     trans = np.zeros((K, K))
     for src, row in sc.journey.transitions.items():
@@ -47,7 +50,9 @@ def compile_scenario(sc: Scenario) -> Compiled:
     cum = np.cumsum(trans, axis=1)
     cum[:, -1] = np.maximum(cum[:, -1], 1.0)  # rounding never strands a customer
 
-    schedule = np.full(sc.horizon + 1, -1, dtype=np.int64)
+    # tenures reach burn-in + horizon, plus the starting customers' spread (a warm start)
+    tenures = sc.burn_in_weeks() + sc.horizon + sc.tenure_spread_weeks()
+    schedule = np.full(tenures + 1, -1, dtype=np.int64)
     for visit in sorted(sc.journey.scheduled, key=lambda v: v.every):  # longer periods win
         schedule[visit.every::visit.every] = index[visit.touchpoint]
 
@@ -96,6 +101,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
         L.P_REF_EXPECTATION: acq.referral_expectation_boost,
         L.P_LTR_S: sc.word_of_mouth.satisfaction, L.P_LTR_TRUST: sc.word_of_mouth.trust,
         L.P_LTR_MOOD: sc.word_of_mouth.mood,
+        L.P_BURN_IN: sc.burn_in_weeks(), L.P_TENURE_SPREAD: sc.tenure_spread_weeks(),
         L.P_FIXED_COST: sc.economics.fixed_cost,
         L.P_WEEKLY_DISCOUNT: (1.0 + sc.economics.annual_discount_rate) ** (1.0 / 52.0) - 1.0,
         L.P_ENTRY: index[sc.journey.entry], L.P_COHORT: sc.cohort, L.P_HORIZON: sc.horizon,
@@ -116,10 +122,15 @@ def compile_scenario(sc: Scenario) -> Compiled:
             levers[L.LV_SCALE, lever_index] = spec.scale
             levers[L.LV_CEILING, lever_index] = spec.ceiling
 
-    allocation = sc.allocation()
-    budget = sc.budget()
-    spend = np.array([budget * allocation[name] for name in LEVERS])
-    return Compiled(tp, cum, move_guide(cum), schedule, seg, par, levers, spend)
+    return Compiled(tp, cum, move_guide(cum), schedule, seg, par, levers,
+                    weekly_spend(sc), weekly_spend(sc, sc.start.strategy))
+
+
+def weekly_spend(sc: Scenario, strategy=None) -> np.ndarray:
+    """Spend per lever and week under the scenario's strategy (or the one given)."""
+    allocation = sc.allocation(strategy)
+    budget = sc.budget(strategy)
+    return np.array([budget * allocation[name] for name in LEVERS])
 
 
 def move_guide(cum: np.ndarray) -> np.ndarray:
@@ -146,9 +157,12 @@ class Stacked(NamedTuple):
     par: np.ndarray
     levers: np.ndarray
     spend: np.ndarray
+    burn_in_spend: np.ndarray
 
 
 def stack(variants: list[Compiled]) -> Stacked:
+    if len({v.par[L.P_BURN_IN] for v in variants}) != 1:
+        raise ValueError("variants in one batch must share the start (burn-in weeks)")
     shapes = {tuple(a.shape for a in v) for v in variants}
     if len(shapes) != 1:
         raise ValueError("variants in one batch must share the journey's shape "

@@ -113,16 +113,29 @@ def _table(records: list[RunRecords], table: str, width: int, variants, labels, 
     return flat, columns, run_of
 
 
+def _burn_in(variants, run_of: np.ndarray, seeds) -> np.ndarray:
+    """Per row, its run's burn-in weeks: the records hold internal steps (week + burn-in)."""
+    return np.array([v.burn_in_weeks() for v in variants], dtype=np.int64)[run_of // len(seeds)]
+
+
+def _reported(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows that reach into the reported weeks: a warm start's burn-in is recorded too
+    (an issue may straddle week 0), but only what ends after week 0 is reported."""
+    return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
 def episodes_frame(records: list[RunRecords], labels, seeds, variants) -> pd.DataFrame:
     """One row per issue episode, in (variant, seed, opened, customer) order."""
     flat, columns, run_of = _table(records, "episodes", L.N_EPISODE, variants, labels, seeds,
                                    L.EP_OPENED, L.EP_CUSTOMER)
     horizon = np.array([v.horizon for v in variants])[run_of // len(seeds)]
+    burn_in = _burn_in(variants, run_of, seeds)
     still_open = flat[:, L.EP_OUTCOME] == L.OUTCOME_OPEN
-    closed = np.where(still_open, horizon, flat[:, L.EP_CLOSED]).astype(np.int64)
-    opened = flat[:, L.EP_OPENED].astype(np.int64)
+    closed = np.where(still_open, horizon,
+                      flat[:, L.EP_CLOSED].astype(np.int64) - burn_in).astype(np.int64)
+    opened = flat[:, L.EP_OPENED].astype(np.int64) - burn_in
     contacts = flat[:, L.EP_CONTACTS].astype(np.int64)
-    return pd.DataFrame(copy=False, data=columns | {
+    frame = pd.DataFrame(copy=False, data=columns | {
         "segment": _categorical(flat[:, L.EP_SEGMENT], [s.name for s in variants[0].segments]),
         "opened": opened,
         "touchpoint": _categorical(flat[:, L.EP_TOUCHPOINT],
@@ -138,16 +151,17 @@ def episodes_frame(records: list[RunRecords], labels, seeds, variants) -> pd.Dat
         "satisfaction_before": flat[:, L.EP_S_BEFORE],
         "satisfaction_after": flat[:, L.EP_S_AFTER],
     })
+    return _reported(frame, still_open | (closed >= 1))
 
 
 def decisions_frame(records: list[RunRecords], labels, seeds, variants) -> pd.DataFrame:
     """One row per decision and per silent exit, in (variant, seed, week, customer) order."""
-    flat, columns, _ = _table(records, "decisions", L.N_DECISION, variants, labels, seeds,
-                              L.DC_WEEK, L.DC_CUSTOMER)
+    flat, columns, run_of = _table(records, "decisions", L.N_DECISION, variants, labels,
+                                   seeds, L.DC_WEEK, L.DC_CUSTOMER)
     cycle = flat[:, L.DC_CYCLE].astype(np.int64)
-    return pd.DataFrame(copy=False, data=columns | {
+    frame = pd.DataFrame(copy=False, data=columns | {
         "segment": _categorical(flat[:, L.DC_SEGMENT], [s.name for s in variants[0].segments]),
-        "week": flat[:, L.DC_WEEK].astype(np.int64),
+        "week": flat[:, L.DC_WEEK].astype(np.int64) - _burn_in(variants, run_of, seeds),
         "kind": _categorical(flat[:, L.DC_KIND], L.KIND_NAMES),
         "satisfaction": flat[:, L.DC_SATISFACTION],
         "trust": flat[:, L.DC_TRUST],
@@ -159,6 +173,7 @@ def decisions_frame(records: list[RunRecords], labels, seeds, variants) -> pd.Da
         "contact_in_cycle": (cycle & L.CY_CONTACT) > 0,
         "recovery_in_cycle": (cycle & L.CY_RECOVERY) > 0,
     })
+    return _reported(frame, frame["week"].to_numpy() >= 1)
 
 
 def segment_columns(records: list[RunRecords], variants) -> pd.DataFrame:

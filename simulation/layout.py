@@ -50,7 +50,8 @@ TP_FAILURE = 2
 TP_COMPLEXITY = 3
 TP_SALIENCE = 4
 TP_DECISION = 5
-N_TP = 6
+TP_STAFFED = 6        # how much of the touchpoint people deliver: 1 human, 0 digital
+N_TP = 7
 MOVE_GUIDE_CELLS = 256  # cells of the guide table that starts the search for the next move
 
 # --------------------------------------------------------------- segment parameter rows
@@ -79,14 +80,15 @@ N_SEG = 11
  P_SILENT_THRESHOLD, P_SILENT_RATE,
  P_ARRIVAL_BASE, P_REFERRAL, P_DETRACTOR, P_REF_TRUST, P_REF_EXPECTATION,
  P_LTR_S, P_LTR_TRUST, P_LTR_MOOD,
+ P_BURN_IN, P_TENURE_SPREAD,
  P_FIXED_COST, P_WEEKLY_DISCOUNT, P_ENTRY, P_COHORT, P_HORIZON,
- P_VOICE_SEVERITY, P_VOICE_EFFORT, P_FADE_RATE) = range(61)
-N_PAR = 61
+ P_VOICE_SEVERITY, P_VOICE_EFFORT, P_FADE_RATE) = range(63)
+N_PAR = 63
 
 # ------------------------------------------------------------------------------ levers
 CAPACITY, TRAINING, RECOVERY, STAFF, RELIABILITY, CONSISTENCY, OUTREACH, SELF_SERVICE, \
-    RELATIONSHIP = range(9)
-N_LEVERS = 9
+    RELATIONSHIP, FRONTLINE = range(10)
+N_LEVERS = 10
 LV_DEPRECIATION = 0
 LV_SCALE = 1          # for capacity: the weekly cost of one contact slot
 LV_CEILING = 2
@@ -97,7 +99,8 @@ STOCK = 0             # STOCK + lever: the lever's stock
 EFFECT = N_LEVERS     # EFFECT + lever: its effect (for capacity: extra contact slots)
 BURNOUT = 2 * N_LEVERS
 SPEND = 2 * N_LEVERS + 1  # this step's total lever spend
-N_COMPANY = 2 * N_LEVERS + 2
+COHORT_SIZE = 2 * N_LEVERS + 2  # customers active at week 0: cohort_retention's denominator
+N_COMPANY = 2 * N_LEVERS + 3
 
 # -------------------------------------------------------------- per-step tallies (counts)
 T_CAUGHT = 0
@@ -123,8 +126,10 @@ STEP_COLUMNS = (
  O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE, O_FAILURES) = range(26)
 N_OUT = 26
 # ------------------------------------------------------- per-customer events (columns)
+# join and churn in weeks from week 0 (negative: before it, in a warm start's burn-in)
 EV_JOIN, EV_CHURN, EV_SEGMENT, EV_REFERRED = range(4)
 N_EVENT = 4
+STILL_ACTIVE = -(2**62)  # EV_CHURN of a customer who has not left
 
 INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "contacts",
                    "served", "backlog", "caught", "self_served", "failures")

@@ -17,7 +17,7 @@ BAND_LABEL = {"ci": "95% CI of the mean", "spread": "10–90% of seeds"}
 
 #: per-step outputs a time panel can show, with their axis labels
 PANELS = {
-    "cohort_retention": "share of starting cohort still active",
+    "cohort_retention": "share of week-0 customers still active",
     "nps": "NPS (% promoters − % detractors)",
     "satisfaction": "mean satisfaction (0–1)",
     "trust": "mean trust (0–1)",
@@ -91,12 +91,12 @@ def _money_axis(ax, axis: str = "y") -> None:
 
 
 def retention_figure(res, kind: str = "ci"):
-    """Retention curves of the starting cohort, one per variant, with bands."""
+    """Retention curves of the customers active at week 0, one per variant, with bands."""
     steps, labels = curves(res)
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     ax.set_ylim(0, 1.02)
     visible = plot_over_time(res, "cohort_retention", ax, kind)
-    ax.set_title(f"Retention of the starting cohort: {' vs '.join(labels)}\n"
+    ax.set_title(f"Retention of the customers active at week 0: {' vs '.join(labels)}\n"
                  f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
     ax.legend(*_legend_entries(ax, visible, kind), fontsize=8, ncol=2, loc="lower left")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.1, top=0.88)
@@ -180,7 +180,7 @@ def _edge_note(x: np.ndarray, best: int, parameter: str) -> str:
     return " (edge of the range studied: the best may lie beyond)"
 
 
-AXIS = {"cohort_retention": "share of starting cohort active at the horizon",
+AXIS = {"cohort_retention": "share of week-0 customers active at the horizon",
         "profit_total": "cumulative profit over the horizon (currency)",
         "nps": "NPS at the horizon", "clv": "CLV per starting customer (currency)",
         "satisfaction": "mean satisfaction at the horizon (0–1)"}

@@ -65,7 +65,7 @@ def _results_sections(res: Results):
     scenario = res.manifest["scenarios"][0]
     table, reference = comparison(res, HEADLINE)
     tables = [("Results at the horizon", difference_table(table, reference))]
-    figures = [("Retention of the starting cohort", plots.retention_figure(res)),
+    figures = [("Retention of the customers active at week 0", plots.retention_figure(res)),
                ("Outcomes over time", plots.panels_figure(res))]
     return _key_parameters(scenario), None, tables, figures
 

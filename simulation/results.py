@@ -284,7 +284,7 @@ def step_bands(steps: pd.DataFrame, column: str, kind: str = "ci",
 
 
 def _events_frame(ev: list[np.ndarray], labels, seeds, variants) -> pd.DataFrame:
-    """Per customer: join step, churn step (or censored at the horizon), segment name,
+    """Per customer: join week, churn week (or censored at the horizon), segment name,
     whether a promoter referred them.
 
     ``ev`` holds one (customers, N_EVENT) array per run (``rules.record_events``).
@@ -300,7 +300,7 @@ def _events_frame(ev: list[np.ndarray], labels, seeds, variants) -> pd.DataFrame
         names = np.array([s.name for s in variant.segments], dtype=object)
         segment[mask] = names[flat[mask, L.EV_SEGMENT]]
     horizon = np.array([v.horizon for v in variants])[variant_index]
-    churned = flat[:, L.EV_CHURN] >= 0
+    churned = flat[:, L.EV_CHURN] != L.STILL_ACTIVE
     return pd.DataFrame({
         "variant": np.asarray(labels, dtype=object)[variant_index],
         "seed": np.asarray(seeds)[run_of % n_seeds],

@@ -63,6 +63,7 @@ DIAGNOSTIC_SAMPLE = 19  # which customers diagnostics record; no rule of the mod
 # model v2 takes its purposes from the top down (31, 30, ...)
 FADE = 31  # a silent (lived-with) issue fades or is worked around this week
 CHURN_PROPENSITY = 30  # the customer's churn propensity, one normal drawn when they join
+TENURE = 20  # a warm start: where in the scheduled visits' cycle a starting customer is
 # Normals may take extra draws keyed purpose + 32 + 64 k; purposes stay below 32. The slow
 # path's attempt k stays below 2**N_PURPOSE_BITS / 64 = 1024 unless ~1,000 successive
 # rejections happen, each with probability about 0.01: never, in any run that can be made.

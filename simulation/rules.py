@@ -100,9 +100,10 @@ def evaluated_satisfaction(satisfaction, worst, last, count, peak_weight, end_we
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def competitor_pull(step, growth):
-    """Competitors' attraction: 1 at the start, growing by ``growth`` per year."""
-    return 1.0 + growth * step / 52.0
+def competitor_pull(week, growth):
+    """Competitors' attraction: 1 at week 0, growing by ``growth`` per year (less before
+    week 0, in a warm start's burn-in)."""
+    return 1.0 + growth * week / 52.0
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -171,6 +172,15 @@ def first_contact_resolution(company, par):
 def recovery_quality(company, par):
     return (par[L.P_RECOVERY] + (par[L.P_RECOVERY_MAX] - par[L.P_RECOVERY])
             * company[L.EFFECT + L.RECOVERY])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def frontline_lift(company, par):
+    """What frontline service buys at the touchpoints people deliver: the share of the gap
+    to perfect quality it closes and of the variability it removes. Burnout of the same
+    people erodes it as it erodes the desk's work (``desk.burnout_penalty``)."""
+    return company[L.EFFECT + L.FRONTLINE] * (1.0 - par[L.P_BURNOUT_PENALTY]
+                                              * company[L.BURNOUT])
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -255,6 +265,7 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
     nurture_chance = company[L.EFFECT + L.RELATIONSHIP]
     nurture_trust, nurture_mood = par[L.P_NURTURE_TRUST], par[L.P_NURTURE_MOOD]
     inconsistency = 1.0 - company[L.EFFECT + L.CONSISTENCY]
+    frontline = frontline_lift(company, par)
     unreliability = 1.0 - company[L.EFFECT + L.RELIABILITY]
     catch = company[L.EFFECT + L.OUTREACH]
     shock = par[L.P_SHOCK]
@@ -287,8 +298,10 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
         z_performance, z_mood = rng.complete_normal_pair(
             work[L.W_Z_PERFORMANCE, a], work[L.W_Z_MOOD, a], key, i, step,
             rng.PERFORMANCE_AND_MOOD)
-        sigma = tp[L.TP_VARIABILITY, k] * inconsistency
-        performance = clip(tp[L.TP_QUALITY, k] + sigma * z_performance, 0.0, 1.0)
+        lift = tp[L.TP_STAFFED, k] * frontline  # people serving well (0: the design alone)
+        quality = tp[L.TP_QUALITY, k]
+        sigma = tp[L.TP_VARIABILITY, k] * inconsistency * (1.0 - lift)
+        performance = clip(quality + lift * (1.0 - quality) + sigma * z_performance, 0.0, 1.0)
         failed = work[L.W_FAILURE_DRAW, a] < tp[L.TP_FAILURE, k] * unreliability
         work[L.W_FAILED, a] = failed
         if failed:
@@ -493,7 +506,7 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
     Those who stay are kept in ``ids`` in their order; returns how many stay. The
     diagnostic records (None: none) get a row per decision and per silent exit.
     """
-    competitor = competitor_pull(step, par[L.P_COMP_GROWTH])
+    competitor = competitor_pull(step - par[L.P_BURN_IN], par[L.P_COMP_GROWTH])
     peak_weight, end_weight = par[L.P_PEAK_W], par[L.P_END_W]
     silent_threshold, silent_rate = par[L.P_SILENT_THRESHOLD], par[L.P_SILENT_RATE]
     keep_effort = 1.0 - par[L.P_EFFORT_DECAY]
@@ -598,12 +611,50 @@ def admit(fs, ist, first, n_new, step, key, seg, par, referred_share):
 
 
 @njit(**_JIT)
+def admit_starting(fs, ist, key, seg, par):
+    """The customers of step 0. A warm start spreads where they are in the scheduled visits'
+    cycle (billing day, renewal date) over ``P_TENURE_SPREAD`` weeks of tenure, so the
+    cohort's monthly and yearly decisions do not all fall in the same weeks; a launch
+    (spread 0) has everyone new at step 0."""
+    cohort = int(par[L.P_COHORT])
+    admit(fs, ist, 0, cohort, 0, key, seg, par, 0.0)
+    spread = par[L.P_TENURE_SPREAD]
+    if spread > 0.0:
+        for i in range(cohort):
+            ist[L.JOIN_STEP, i] = -int(rng.uniform(key, i, 0, rng.TENURE) * spread)
+    return cohort
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def weekly_spend(step, par, spend, burn_in_spend):
+    """The spend of ``step``: the burn-in's stated strategy up to week 0, then the strategy
+    under evaluation (a launch has no burn-in)."""
+    return burn_in_spend if step <= par[L.P_BURN_IN] else spend
+
+
+@njit(**_JIT)
+def open_horizon(ids, count, fs, ist, step, seg, par, company, tally, row, block, diag):
+    """Week 0 (internal step ``P_BURN_IN``): the customers ``ids[:count]`` active now are the
+    cohort the retention curve follows; week 0's row is their state (no week's flows or
+    spend, as at a launch). ``block`` and ``diag``: diagnostics (None: none). The records
+    of a burn-in are kept (an issue may straddle week 0); ``simulation.diagnostics`` keeps
+    those that reach into the reported weeks."""
+    company[L.COHORT_SIZE] = count
+    company[L.SPEND] = 0.0
+    tally[:] = 0.0
+    summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row)
+    if diag is not None:
+        summarize_segments(ids, count, 0, fs, ist, seg, par, block)
+
+
+@njit(**_JIT)
 def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     """Steps 8-9 bookkeeping: one row of MODEL.md's per-step outputs (before arrivals),
     over the active customers ``ids[:count]`` (ascending, so sums add up in one order).
 
     Returns (promoters, detractors) for word of mouth.
     """
+    last_start_step = par[L.P_BURN_IN]  # the cohort: customers who joined by week 0
     cohort_active = 0
     promoters = 0
     detractors = 0
@@ -615,7 +666,7 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
         i = ids[a]
         value = seg[L.SEG_VALUE, ist[L.SEGMENT, i]]
         revenue += value
-        in_cohort = ist[L.JOIN_STEP, i] == 0
+        in_cohort = ist[L.JOIN_STEP, i] <= last_start_step
         cohort_active += in_cohort
         cohort_revenue += value if in_cohort else 0.0
         s, t, m = fs[L.SATISFACTION, i], fs[L.TRUST, i], fs[L.MOOD, i]
@@ -633,10 +684,10 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     per = 1.0 / active if active > 0 else 0.0
     served = tally[L.T_SERVED]
     cost = company[L.SPEND] + served * par[L.P_COST_PER_CONTACT] + par[L.P_FIXED_COST]
-    row[L.O_STEP] = step
+    row[L.O_STEP] = step - last_start_step
     row[L.O_ACTIVE] = active
     row[L.O_COHORT_ACTIVE] = cohort_active
-    row[L.O_RETENTION] = cohort_active / par[L.P_COHORT]
+    row[L.O_RETENTION] = cohort_active / company[L.COHORT_SIZE]
     row[L.O_ARRIVALS] = 0
     row[L.O_CHURNED] = tally[L.T_CHURNED]
     row[L.O_MOOD] = mood * per
@@ -663,12 +714,15 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
 
 
 @njit(**_JIT)
-def record_events(ist, n, events):
-    """Per customer (up to the rows ``events`` has): join step, churn step (-1 while active),
-    segment, referred (0 or 1)."""
+def record_events(ist, n, par, events):
+    """Per customer (up to the rows ``events`` has): join week, churn week (STILL_ACTIVE
+    while active), segment, referred (0 or 1). Weeks count from week 0: a warm start's
+    customers joined and may have left before it (negative weeks)."""
+    burn_in = int(par[L.P_BURN_IN])
     for i in range(min(n, events.shape[0])):
-        events[i, L.EV_JOIN] = ist[L.JOIN_STEP, i]
-        events[i, L.EV_CHURN] = ist[L.CHURN_STEP, i]
+        events[i, L.EV_JOIN] = ist[L.JOIN_STEP, i] - burn_in
+        churn = ist[L.CHURN_STEP, i]
+        events[i, L.EV_CHURN] = churn - burn_in if churn >= 0 else L.STILL_ACTIVE
         events[i, L.EV_SEGMENT] = ist[L.SEGMENT, i]
         events[i, L.EV_REFERRED] = ist[L.REFERRED, i]
 
@@ -822,7 +876,7 @@ def summarize_segments(ids, count, n_new, fs, ist, seg, par, block):
         if a >= count:
             block[s, L.SG_ARRIVALS] += 1.0
             continue
-        block[s, L.SG_COHORT_ACTIVE] += 1.0 if ist[L.JOIN_STEP, i] == 0 else 0.0
+        block[s, L.SG_COHORT_ACTIVE] += 1.0 if ist[L.JOIN_STEP, i] <= par[L.P_BURN_IN] else 0.0
         answer = recommendation(fs[L.SATISFACTION, i], fs[L.TRUST, i], fs[L.MOOD, i], par)
         block[s, L.SG_PROMOTERS] += 1.0 if answer >= 9.0 else 0.0
         block[s, L.SG_DETRACTORS] += 1.0 if answer < 7.0 else 0.0

@@ -24,15 +24,16 @@ from .rng import MAX_STEP
 
 
 LEVERS = ("capacity", "training", "recovery", "staff",
-          "reliability", "consistency", "outreach", "self_service", "relationship")
+          "reliability", "consistency", "outreach", "self_service", "relationship",
+          "frontline")
 REACTIVE_LEVERS = LEVERS[:4]
-PROACTIVE_LEVERS = LEVERS[4:]
+PROACTIVE_LEVERS = LEVERS[4:9]
+SERVICE_LEVERS = LEVERS[9:]  # serving well at every touchpoint people deliver
 CHANNELS = ("digital", "human", "physical")
-NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced")
+NAMED_STRATEGIES = ("none", "reactive", "proactive", "balanced", "service")
 
 #: the longest horizon (100 years): well inside the weeks the random streams can tell apart
 MAX_HORIZON = 5200
-assert MAX_HORIZON <= MAX_STEP
 #: the largest starting cohort (memory: about 100 bytes of state per customer and run)
 MAX_COHORT = 10_000_000
 #: the largest company-wide amount of money a week (budget, fixed cost, a lever's scale):
@@ -54,6 +55,9 @@ MAX_NAME = 100
 MAX_TEXT = 1000
 #: the spend, as a share of the starting weekly revenue, above which loading warns
 SPEND_WARNING_SHARE = 0.25
+#: the longest burn-in of a warm start; burn-in and horizon together stay inside the streams
+MAX_BURN_IN = 5200
+assert MAX_HORIZON + MAX_BURN_IN <= MAX_STEP
 
 
 def Bounded(low: float, high: float, *, low_open: bool = False):
@@ -170,6 +174,13 @@ class Desk(Strict):
     burnout_penalty: Unit = 0.5
 
 
+class Frontline(Strict):
+    """Which touchpoints frontline service reaches: human ones fully, physical ones by the
+    share people deliver (``physical_reach``), digital ones not at all."""
+
+    physical_reach: Unit = 0.5
+
+
 class Lever(Strict):
     """A spending stock: S <- (1 - depreciation) S + spend; effect = ceiling (1 - exp(-S/scale))."""
 
@@ -195,6 +206,7 @@ class Levers(Strict):
     outreach: Lever = Lever(depreciation=0.02, scale=15000.0, ceiling=0.6)
     self_service: Lever = Lever(depreciation=0.01, scale=20000.0, ceiling=0.5)
     relationship: Lever = Lever(depreciation=0.05, scale=8000.0, ceiling=0.15)
+    frontline: Lever = Lever(depreciation=1.0, scale=400.0, ceiling=0.5)
 
     @model_validator(mode="before")
     @classmethod
@@ -214,11 +226,14 @@ Allocation = dict[Literal[LEVERS], Unit]  # type: ignore[valid-type]
 
 
 class Camps(Strict):
-    """The two camps' allocations of a budget; ``mix`` blends between them."""
+    """The camps' allocations of a budget; ``mix`` blends between reactive and proactive;
+    the service camp (the named strategy ``service``) serves well everywhere people work."""
 
     reactive: Allocation = {"capacity": 0.4, "training": 0.25, "recovery": 0.15, "staff": 0.2}
     proactive: Allocation = {"reliability": 0.3, "consistency": 0.15, "outreach": 0.15,
                              "self_service": 0.25, "relationship": 0.15}
+    service: Allocation = {"frontline": 0.4, "staff": 0.2, "training": 0.15, "recovery": 0.1,
+                           "capacity": 0.15}
 
 
 class Strategy(Strict):
@@ -269,6 +284,18 @@ class WordOfMouth(Strict):
     mood: Unit = 0.2
 
 
+class Start(Strict):
+    """How a run begins. ``launch``: every customer new at week 0. ``warm``: a going
+    concern: ``burn_in_weeks`` weeks are simulated first under the stated ``strategy`` (the
+    company's past, the same for every strategy compared), starting from customers whose
+    place in the scheduled visits' cycle is spread over ``tenure_spread_weeks``."""
+
+    mode: Literal["launch", "warm"] = "launch"
+    burn_in_weeks: Annotated[int, Field(ge=1, le=MAX_BURN_IN)] = 104
+    tenure_spread_weeks: Annotated[int, Field(ge=0, le=MAX_HORIZON)] = 52
+    strategy: Strategy = Strategy(name="reactive", budget=2000.0)
+
+
 class Economics(Strict):
     fixed_cost: Money = 0.0
     annual_discount_rate: Unit = 0.08
@@ -294,6 +321,8 @@ class Scenario(Strict):
     acquisition: Acquisition = Acquisition()
     word_of_mouth: WordOfMouth = WordOfMouth()
     economics: Economics = Economics()
+    frontline: Frontline = Frontline()
+    start: Start = Start()
 
     @model_validator(mode="after")
     def _cross_checks(self):
@@ -302,21 +331,33 @@ class Scenario(Strict):
             raise ValueError("\n".join(f"{where}: {what}" for where, what in problems))
         return self
 
-    def allocation(self) -> dict[str, float]:
-        """The share of the budget each lever receives, resolved from the strategy."""
-        st = self.strategy
+    def allocation(self, strategy: Strategy | None = None) -> dict[str, float]:
+        """The share of the budget each lever receives, resolved from the strategy (or the
+        one given, e.g. the warm start's)."""
+        st = self.strategy if strategy is None else strategy
         if st.allocation is not None:
             return {lever: st.allocation.get(lever, 0.0) for lever in LEVERS}
         if st.name == "none":
             return {lever: 0.0 for lever in LEVERS}
         if st.name in self.allocations:
             return {lever: self.allocations[st.name].get(lever, 0.0) for lever in LEVERS}
+        if st.name == "service":
+            return {lever: self.camps.service.get(lever, 0.0) for lever in LEVERS}
         mix = {"reactive": 0.0, "proactive": 1.0, "balanced": 0.5}.get(st.name, st.mix)
         return {lever: (1.0 - mix) * self.camps.reactive.get(lever, 0.0)
                 + mix * self.camps.proactive.get(lever, 0.0) for lever in LEVERS}
 
-    def budget(self) -> float:
-        return 0.0 if self.strategy.name == "none" else self.strategy.budget
+    def budget(self, strategy: Strategy | None = None) -> float:
+        st = self.strategy if strategy is None else strategy
+        return 0.0 if st.name == "none" else st.budget
+
+    def burn_in_weeks(self) -> int:
+        """Weeks simulated before week 0: a warm start's burn-in, none at a launch."""
+        return self.start.burn_in_weeks if self.start.mode == "warm" else 0
+
+    def tenure_spread_weeks(self) -> int:
+        """Weeks over which the starting customers' tenures are spread (0 at a launch)."""
+        return self.start.tenure_spread_weeks if self.start.mode == "warm" else 0
 
     def starting_revenue(self) -> float:
         """The expected weekly revenue of the starting cohort."""
@@ -417,17 +458,17 @@ def _journey_problems(journey, names: list[str]) -> list[tuple[str, str]]:
     return problems
 
 
-def _strategy_problems(strategy, allocations) -> list[tuple[str, str]]:
+def _strategy_problems(strategy, allocations, where: str = "strategy") -> list[tuple[str, str]]:
     given = [k for k in ("name", "mix", "allocation") if strategy.get(k) is not None]
     if len(given) != 1:
-        return [("strategy", "give exactly one of name (none|reactive|proactive|balanced or a "
+        return [(where, f"give exactly one of name ({'|'.join(NAMED_STRATEGIES)} or a "
                  "name from [allocations]), mix (0 to 1) or allocation "
                  f"(got {', '.join(given) or 'none'})")]
-    problems = _allocation_problem(strategy.get("allocation"), "strategy.allocation")
+    problems = _allocation_problem(strategy.get("allocation"), f"{where}.allocation")
     name = strategy.get("name")
     named = list(NAMED_STRATEGIES) + (list(allocations) if isinstance(allocations, dict) else [])
     if _is_name(name) and name not in named:
-        problems.append(("strategy.name", f"unknown strategy {_shown(name)} "
+        problems.append((f"{where}.name", f"unknown strategy {_shown(name)} "
                                           f"(allowed: {_shown_list(named)})"))
     return problems
 
@@ -453,11 +494,14 @@ def cross_field_problems(data) -> list[tuple[str, str]]:
             problems += _allocation_problem(allocation, f"allocations.{name}")
     camps = data.get("camps")
     if isinstance(camps, dict):
-        for camp in ("reactive", "proactive"):
+        for camp in ("reactive", "proactive", "service"):
             problems += _allocation_problem(camps.get(camp), f"camps.{camp}")
     strategy = data.get("strategy")
     if isinstance(strategy, dict):
         problems += _strategy_problems(strategy, allocations)
+    start = data.get("start")
+    if isinstance(start, dict) and isinstance(start.get("strategy"), dict):
+        problems += _strategy_problems(start["strategy"], allocations, "start.strategy")
     segments = data.get("segments")
     problems += _unique(_names(segments), "segments", "segment")
     if isinstance(segments, list) and segments and all(
@@ -710,7 +754,7 @@ def _apply(node, path: list[str], operator: str, value, text: str) -> list[str]:
         if not isinstance(target, dict):
             raise ScenarioError([f"{shown}: {_shown('.'.join(parents), quote=False)} "
                                  "is not a table"])
-        if parents == ["strategy"] and last in ("name", "mix", "allocation"):
+        if parents[-1:] == ["strategy"] and last in ("name", "mix", "allocation"):
             for other in ("name", "mix", "allocation"):
                 target.pop(other, None)  # the strategy given last wins
         if operator == "*=" and last not in target:

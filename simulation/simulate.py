@@ -136,6 +136,7 @@ def _run_mesa(variants, seed_list, root_seed, events, diagnostics, progress):
     for v in variants:
         for seed in seed_list:
             model = JourneyModel(v, seed=seed, root_seed=root_seed, diagnostics=diagnostics)
+            steps += model.burn_in_agent_steps
             for _ in range(v.horizon):  # weeks 1..horizon (the call after only stops it)
                 steps += len(model.agents)
                 model.step()

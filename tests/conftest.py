@@ -31,8 +31,9 @@ def baseline():
 
 @pytest.fixture(scope="session")
 def small():
-    """The baseline at a size that runs in a blink: 300 customers, 80 weeks."""
-    return load_scenario(BASELINE, ["cohort=300", "horizon=80"])
+    """The baseline at a size that runs in a blink: 300 customers, 80 weeks after a
+    26-week burn-in."""
+    return load_scenario(BASELINE, ["cohort=300", "horizon=80", "start.burn_in_weeks=26"])
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,9 @@ from simulation.diagnostics import SEGMENT_COLUMNS, Diagnostics
 from .conftest import BASELINE, assert_frames_identical
 from .test_engines import BUNDLED, bundled_variants
 
-SMALL = ["cohort=200", "horizon=50"]
+# a launch: the episodes' identities with the weekly columns are exact only when no issue
+# straddles week 0 (a warm start's burn-in is covered in test_start_and_frontline.py)
+SMALL = ["cohort=200", "horizon=50", "start.mode=launch"]
 #: a busy desk, frequent failures, early silent exits: every kind of ending happens
 STRESSED = SMALL + ["touchpoints.*.failure_rate*=3", "desk.base_capacity=6",
                     "churn.silent_effort=1"]

@@ -12,7 +12,7 @@ from simulation.scenario import resolve_path
 
 @pytest.mark.parametrize("engine", ["batch", "mesa"])
 def test_retention_equals_kaplan_meier_of_the_cohort(engine):
-    sc = load_scenario(resolve_path("baseline"), ["cohort=300", "horizon=60"])
+    sc = load_scenario(resolve_path("baseline"), ["start.mode=launch", "cohort=300", "horizon=60"])
     res = simulate(sc, seeds=[4], engine=engine, events=True)
     events = res.events
     cohort = events[events["join_step"] == 0]
@@ -29,14 +29,14 @@ def test_retention_equals_kaplan_meier_of_the_cohort(engine):
 
 
 def test_events_are_identical_on_both_engines():
-    sc = load_scenario(resolve_path("baseline"), ["cohort=120", "horizon=40"])
+    sc = load_scenario(resolve_path("baseline"), ["start.mode=launch", "cohort=120", "horizon=40"])
     batch = simulate(sc, seeds=[1, 2], events=True).events
     mesa = simulate(sc, seeds=[1, 2], engine="mesa", events=True).events
     assert batch.reset_index(drop=True).equals(mesa.reset_index(drop=True))
 
 
 def test_only_newcomers_can_be_referred_and_referral_follows_promoters():
-    sc = load_scenario(resolve_path("baseline"), ["cohort=300", "horizon=60"])
+    sc = load_scenario(resolve_path("baseline"), ["start.mode=launch", "cohort=300", "horizon=60"])
     events = simulate(sc, seeds=[0, 1, 2], events=True).events
     assert not events.loc[events["join_step"] == 0, "referred"].any()
     newcomers = events[events["join_step"] > 0]
@@ -49,7 +49,7 @@ def test_only_newcomers_can_be_referred_and_referral_follows_promoters():
 def test_every_customer_is_recorded_when_arrivals_outgrow_the_first_guess():
     """Room for events is first guessed at twice the cohort; a run with more customers than
     that is run again with room for all, and nothing else about the runs changes."""
-    sc = load_scenario(resolve_path("baseline"), ["cohort=5", "horizon=30",
+    sc = load_scenario(resolve_path("baseline"), ["start.mode=launch", "cohort=5", "horizon=30",
                                                  "acquisition.base_rate=2"])
     with_events = simulate(sc, seeds=range(6), events=True)
     events, steps = with_events.events, with_events.steps

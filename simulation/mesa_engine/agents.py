@@ -52,7 +52,7 @@ class Customer(CellAgent):
         """Nurture, move, experience the touchpoint, deal with any open issue."""
         m = self.model
         c = m.compiled
-        rules.live_week(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.cum_transitions,
+        rules.live_week(self.ids, 1, m.fs, m.ist, m.internal_step, m.key, c.tp, c.cum_transitions,
                         c.move_guide, c.schedule, c.seg, c.par, m.company, m.tally, m.work,
                         m.episodes, m.diag)
         k = self.touchpoint
@@ -64,7 +64,7 @@ class Customer(CellAgent):
         """Renew or leave; a customer who leaves is removed from the model."""
         m = self.model
         c = m.compiled
-        stays = rules.decide(self.ids, 1, m.fs, m.ist, m.steps, m.key, c.tp, c.seg, c.par,
+        stays = rules.decide(self.ids, 1, m.fs, m.ist, m.internal_step, m.key, c.tp, c.seg, c.par,
                              m.tally, m.episodes, m.decisions, m.diag)
         if not stays:
             self.remove()

@@ -137,7 +137,6 @@ class JourneyModel(mesa.Model):
         self.company = np.zeros(L.N_COMPANY)
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
-        self.n_customers = 0
         #: per touchpoint: how many of this week's visits failed (caught or not)
         self.failures = np.zeros(len(names), dtype=np.int64)
         self.records = (Buffers(1, scenario.horizon, len(scenario.segments), diagnostics)
@@ -153,11 +152,21 @@ class JourneyModel(mesa.Model):
             model_reporters=model_reporters,
             agent_reporters=CUSTOMER_REPORTERS if customer_reporters else None,
         )
-        self._admit(0, scenario.cohort, 0.0)
+        self.burn_in = scenario.burn_in_weeks()
+        self.internal_step = 0  # week w is internal step burn_in + w (see rules.weekly_spend)
+        self.burn_in_agent_steps = 0
+        self.n_customers = rules.admit_starting(self.fs, self.ist, self.key, self.compiled.seg,
+                                                self.compiled.par)
+        for index in range(self.n_customers):
+            Customer(self, index)
+        for step in range(1, self.burn_in + 1):  # a warm start's weeks before week 0
+            self.burn_in_agent_steps += len(self.agents)
+            self._week(step)
         ids = self.active_ids()
-        rules.summarize_step(ids, len(ids), self.fs, self.ist, 0, self.compiled.seg,
-                             self.compiled.par, self.company, self.tally, self.row)
-        self._summarize_segments(0, 0)
+        c = self.compiled
+        rules.open_horizon(ids, len(ids), self.fs, self.ist, self.burn_in, c.seg, c.par,
+                           self.company, self.tally, self.row,
+                           None if self.segments is None else self.segments[0], self.diag)
         self.datacollector.collect(self)
 
     def _admit(self, step: int, count: int, referred_share: float) -> None:
@@ -182,35 +191,43 @@ class JourneyModel(mesa.Model):
     def step(self) -> None:
         """One week; the call after the horizon's week only stops the model.
 
-        Week ``w``'s outputs are the DataCollector's row ``w`` (row 0: the cohort before the
-        first week). ``mesa.batch_run`` reads rows ``0 .. model.steps - 1``, so the model
-        stays ``running`` through its final week and stops on the next call: a run to the
-        horizon H is H weeks, H + 1 rows, and ``batch_run``'s last row is week H.
+        Week ``w``'s outputs are the DataCollector's row ``w`` (row 0: the customers at week
+        0, before the first week). ``mesa.batch_run`` reads rows ``0 .. model.steps - 1``, so
+        the model stays ``running`` through its final week and stops on the next call: a run
+        to the horizon H is H weeks, H + 1 rows, and ``batch_run``'s last row is week H.
         """
         week = self.steps
         if week > self.horizon:
             self.running = False
             return
+        self._week(self.burn_in + week)
+        self.datacollector.collect(self)
+
+    def _week(self, step: int) -> None:
+        """One week at internal ``step`` (a burn-in week, or week ``step - burn_in``)."""
         c = self.compiled
-        rules.update_levers(self.company, c.levers, c.spend)
+        self.internal_step = step
+        week = step - self.burn_in
+        rules.update_levers(self.company, c.levers,
+                            rules.weekly_spend(step, c.par, c.spend, c.burn_in_spend))
         self.tally[:] = 0.0
         self.failures[:] = 0
         self.agents.shuffle_do("live_week")
         ids = self.active_ids()
-        rules.serve_desk(ids, len(ids), self.fs, self.ist, week, self.key, c.seg, c.par,
+        rules.serve_desk(ids, len(ids), self.fs, self.ist, step, self.key, c.seg, c.par,
                          self.company, self.tally, self.queue, self.episodes, self.diag)
         self.agents.shuffle_do("decide")
         if self.diag is not None:
             rules.close_week(self.episodes, self.ist, self.diag)
         ids = self.active_ids()
-        promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, week,
+        promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, step,
                                                      c.seg, c.par, self.company, self.tally,
                                                      self.row)
-        n_new, referred_share = rules.arrivals(self.key, week, promoters, detractors, c.par)
-        self._admit(week, n_new, referred_share)
-        self._summarize_segments(week, n_new)
+        n_new, referred_share = rules.arrivals(self.key, step, promoters, detractors, c.par)
+        self._admit(step, n_new, referred_share)
+        if week > 0:
+            self._summarize_segments(week, n_new)
         rules.record_arrivals(self.row, n_new)
-        self.datacollector.collect(self)
 
     @property
     def week(self) -> int:
@@ -238,5 +255,5 @@ class JourneyModel(mesa.Model):
     def events(self) -> np.ndarray:
         """Per customer: the columns of ``rules.record_events``."""
         events = np.empty((self.n_customers, L.N_EVENT), dtype=np.int64)
-        rules.record_events(self.ist, self.n_customers, events)
+        rules.record_events(self.ist, self.n_customers, self.compiled.par, events)
         return events
