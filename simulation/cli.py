@@ -414,7 +414,7 @@ def _run_sweep(loaded, folder, executor, resume):
     from .sweep import run_study
 
     study = loaded.study
-    chunks = plan_chunks(len(loaded.points), list(range(study.seeds)), study.chunk_runs)
+    chunks = plan_chunks(len(loaded.points), loaded.seeds, study.chunk_runs)
     progress, advance = _progress(len(loaded.points) * study.seeds,
                                   f"{len(loaded.points)} points x {study.seeds} seeds")
     try:

@@ -321,11 +321,12 @@ class Scenario(Strict):
     def with_strategy(self, strategy: str, source: str = "strategy") -> "Scenario":
         """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix.
         A problem is reported under ``source`` and the strategy."""
-        return apply_overrides(self, _strategy_overrides(strategy),
+        return apply_overrides(self, strategy_overrides(strategy),
                                f"{source} {_shown(strategy, quote=False)}")
 
 
-def _strategy_overrides(strategy: str) -> list[str]:
+def strategy_overrides(strategy: str) -> list[str]:
+    """The --set lines that put a strategy (a name, ``mix=0.3`` or a bare number) in place."""
     text = strategy.strip()
     if text.startswith("mix="):
         text = text[4:]
