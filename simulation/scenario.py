@@ -847,8 +847,10 @@ def resolve_path(name_or_path: str | Path) -> Path:
 
 
 def is_study(data: dict) -> bool:
-    """A study file names a base scenario and the parameters it varies."""
-    return "scenario" in data and "parameters" in data
+    """A study file names a base scenario and the parameters it varies (or, a robust study,
+    its uncertainties and policies)."""
+    return "scenario" in data and any(key in data for key in ("parameters", "uncertainties",
+                                                                "policies"))
 
 
 def bundled_scenarios() -> list[tuple[str, str, str]]:

@@ -163,7 +163,7 @@ class Discovery:
                 "baseline": self.baseline, "holds": self.holds, "worlds": self.worlds}
 
 
-def _numeric(worlds: pd.DataFrame) -> pd.DataFrame:
+def uncertainty_table(worlds: pd.DataFrame) -> pd.DataFrame:
     """The uncertainty columns as PRIM and the trees take them (texts as categories)."""
     x = worlds.drop(columns="world").reset_index(drop=True)
     for column in x.columns:
@@ -266,7 +266,8 @@ def uncertainty_scores(x: pd.DataFrame, y: np.ndarray, seed: int = 0,
     rng = np.random.default_rng(seed)
     observed = shares(y)
     shuffled = np.array([shares(rng.permutation(y)) for _ in range(permutations)])
-    baseline = np.percentile(shuffled, 95, axis=0)
+    baseline = np.percentile(shuffled, 95, axis=0) if permutations \
+        else np.full(codes.shape[1], np.nan)
     names = list(x.columns)
     return ({n: float(s) for n, s in zip(names, observed)},
             {n: float(b) for n, b in zip(names, baseline)})
@@ -280,7 +281,7 @@ def discover(worlds: pd.DataFrame, outcomes: pd.DataFrame, condition: str, polic
     world (nothing to explain)."""
     wide = wide_outcomes(outcomes, outputs)
     holds = parse_condition(condition, policies, outputs)(wide)
-    x = _numeric(worlds.set_index("world").loc[wide.index].reset_index())
+    x = uncertainty_table(worlds.set_index("world").loc[wide.index].reset_index())
     if holds.all() or not holds.any():
         raise ConditionError(f"the condition holds in {'every' if holds.all() else 'no'} world "
                              f"of {len(holds)}; nothing to explain")
