@@ -7,11 +7,14 @@ first; brackets group). Three views of the worlds where it holds:
 - **PRIM** (EMA Workbench's ``ema_workbench.analysis.prim``): a box of uncertainty ranges,
   peeled until the condition holds in at least ``threshold`` of the worlds inside (density)
   while keeping as many of the worlds where it holds as it can (coverage). The chosen box is
-  the one of highest coverage on the peeling trajectory that reaches the threshold; a
+  the one on the peeling trajectory that best balances the two (the highest harmonic mean of
+  coverage and density) among those that reach the threshold: the box of highest coverage
+  at the threshold would reach past the true boundary until a fifth of its worlds are wrong. A
   restriction whose quasi-p value (Bryant and Lempert's one-sided binomial test) is above
   ``SIGNIFICANCE`` is dropped, so an uncertainty that does not matter does not enter the box.
-- **CART** (scikit-learn's decision tree): the leaf of highest coverage among those that
-  reach the threshold (else of highest density), as a box.
+- **CART** (scikit-learn's decision tree): the leaf chosen as PRIM's box is (highest
+  harmonic mean of coverage and density among those that reach the threshold, else highest
+  density), as a box.
 - **scores**: how much each uncertainty decides the condition: its share of a random
   forest's impurity decrease. ``baseline`` is what chance gives: the 95th percentile of that
   uncertainty's score over forests fitted to the condition shuffled across worlds; a score
@@ -176,6 +179,14 @@ def uncertainty_table(worlds: pd.DataFrame) -> pd.DataFrame:
     return x
 
 
+def _preference(coverage: float, density: float, threshold: float) -> tuple:
+    """Boxes that reach the threshold density first, by the harmonic mean of coverage and
+    density; then the others, by density."""
+    if density >= threshold:
+        return (1, 2 * coverage * density / (coverage + density))
+    return (0, density)
+
+
 def prim_box(x: pd.DataFrame, y: np.ndarray, threshold: float = THRESHOLD):
     """(box rows, coverage, density, trajectory, chosen step) from EMA Workbench's PRIM."""
     import logging
@@ -188,9 +199,9 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, threshold: float = THRESHOLD):
     logging.getLogger("EMA").setLevel(logging.WARNING)
     box = prim.Prim(x, y.astype(int), threshold=threshold).find_box()
     trajectory = box.peeling_trajectory[["coverage", "density", "res_dim"]].copy()
-    reaching = trajectory.index[trajectory["density"] >= threshold]
-    chosen = int(trajectory.loc[reaching, "coverage"].idxmax()) if len(reaching) \
-        else int(trajectory["density"].idxmax())
+    keys = [_preference(c, d, threshold) for c, d in zip(trajectory["coverage"],
+                                                         trajectory["density"])]
+    chosen = int(trajectory.index[max(range(len(keys)), key=keys.__getitem__)])
     box.select(chosen)
     for name, (p_lower, p_upper) in box.qp[chosen].items():
         significant = [p for p in (p_lower, p_upper) if p >= 0]
@@ -220,9 +231,7 @@ def cart_box(x: pd.DataFrame, y: np.ndarray, threshold: float = THRESHOLD):
     best, best_key = None, None
     for leaf in np.unique(leaves):
         inside = leaves == leaf
-        density = y[inside].mean()
-        coverage = y[inside].sum() / max(y.sum(), 1)
-        key = (density >= threshold, coverage if density >= threshold else density)
+        key = _preference(y[inside].sum() / max(y.sum(), 1), y[inside].mean(), threshold)
         if best_key is None or key > best_key:
             best, best_key = leaf, key
     bounds = {name: [-np.inf, np.inf] for name in x.columns}
