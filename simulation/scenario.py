@@ -782,7 +782,8 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *,
     data = read_toml(path)
     if is_study(data):
         raise ScenarioError([f"{path}: this is a study file (it varies parameters); run it with "
-                             "cxsim sweep, or validate it with cxsim validate"])
+                             "cxsim sweep (cxsim robust for uncertainties and policies), or "
+                             "validate it with cxsim validate"])
     as_written = scenario_problems(data, str(path))
     if not as_written:
         data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
