@@ -11,7 +11,9 @@ first; brackets group). Three views of the worlds where it holds:
   coverage and density) among those that reach the threshold: the box of highest coverage
   at the threshold would reach past the true boundary until a fifth of its worlds are wrong. A
   restriction whose quasi-p value (Bryant and Lempert's one-sided binomial test) is above
-  ``SIGNIFICANCE`` is dropped, so an uncertainty that does not matter does not enter the box.
+  ``SIGNIFICANCE`` is dropped (least significant first) unless the box would then fall below
+  the threshold density (or its own, if lower), so an uncertainty that does not matter does
+  not enter the box while one the box rests on stays, however few worlds test it.
 - **CART** (scikit-learn's decision tree): the leaf chosen as PRIM's box is (highest
   harmonic mean of coverage and density among those that reach the threshold, else highest
   density), as a box.
@@ -156,6 +158,7 @@ class Discovery:
     density: float
     scores: dict[str, float]
     baseline: dict[str, float]
+    threshold: float = THRESHOLD             # the density a box had to reach
     trajectory: pd.DataFrame | None = None   # PRIM: coverage, density, restricted per step
     chosen: int | None = None                # PRIM: the chosen step of the trajectory
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -197,16 +200,24 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, threshold: float = THRESHOLD):
         from ema_workbench.analysis import prim
 
     logging.getLogger("EMA").setLevel(logging.WARNING)
-    box = prim.Prim(x, y.astype(int), threshold=threshold).find_box()
+    with warnings.catch_warnings():  # pandas warns about its pasting of integer columns
+        warnings.simplefilter("ignore", FutureWarning)
+        box = prim.Prim(x, y.astype(int), threshold=threshold).find_box()
     trajectory = box.peeling_trajectory[["coverage", "density", "res_dim"]].copy()
     keys = [_preference(c, d, threshold) for c, d in zip(trajectory["coverage"],
                                                          trajectory["density"])]
     chosen = int(trajectory.index[max(range(len(keys)), key=keys.__getitem__)])
     box.select(chosen)
-    for name, (p_lower, p_upper) in box.qp[chosen].items():
-        significant = [p for p in (p_lower, p_upper) if p >= 0]
-        if significant and min(significant) > SIGNIFICANCE:
-            box.drop_restriction(name)
+    needed = min(threshold, float(box.density))
+    doubtful = {name: min(p for p in pair if p >= 0) for name, pair in box.qp[chosen].items()
+                if any(p >= 0 for p in pair)}
+    for name in sorted(doubtful, key=lambda n: -doubtful[n]):
+        if doubtful[name] <= SIGNIFICANCE:
+            break
+        before = box._cur_box
+        box.drop_restriction(name)
+        if box.density < needed:  # the restriction carries the box: keep it
+            box.select(before)
     limits = box.box_lim
     initial = box.box_lims[0]
     rows = []
@@ -306,23 +317,34 @@ def discover(worlds: pd.DataFrame, outcomes: pd.DataFrame, condition: str, polic
               if not isinstance(x[c].dtype, pd.CategoricalDtype)}
     return Discovery(condition=condition, method=method, holds=int(holds.sum()),
                      worlds=len(holds), box=box, coverage=coverage, density=density,
-                     scores=scores, baseline=baseline, trajectory=trajectory, chosen=chosen,
-                     ranges=ranges)
+                     scores=scores, baseline=baseline, threshold=threshold,
+                     trajectory=trajectory, chosen=chosen, ranges=ranges)
 
 
 def box_words(found: Discovery) -> str:
     """The box in a sentence: where the condition holds, and how well the box tells it."""
     parts = []
     for row in found.box:
+        name = row["uncertainty"]
         if "values" in row:
-            parts.append(f"{row['uncertainty']} is one of {', '.join(row['values'])}")
+            parts.append(f"{name} is one of {', '.join(row['values'])}")
             continue
-        full_low, full_high = found.ranges.get(row["uncertainty"], (-np.inf, np.inf))
-        if row["low"] > full_low:
-            parts.append(f"{row['uncertainty']} > {row['low']:.3g}")
-        if row["high"] < full_high:
-            parts.append(f"{row['uncertainty']} < {row['high']:.3g}")
-    where = " and ".join(parts) if parts else "anywhere (no uncertainty narrows it down)"
-    return (f"{found.condition} holds in {found.holds} of {found.worlds} worlds; it holds when "
-            f"{where}: {found.coverage:.0%} of such worlds are in the box (coverage), and "
-            f"it holds in {found.density:.0%} of the worlds in the box (density)")
+        full_low, full_high = found.ranges.get(name, (-np.inf, np.inf))
+        above, below = row["low"] > full_low, row["high"] < full_high
+        if above and below:
+            parts.append(f"{row['low']:.3g} < {name} < {row['high']:.3g}")
+        elif above:
+            parts.append(f"{name} > {row['low']:.3g}")
+        elif below:
+            parts.append(f"{name} < {row['high']:.3g}")
+    said = f"{found.condition} holds in {found.holds} of {found.worlds} worlds"
+    if not parts:
+        return (f"{said}; no range of the uncertainties narrows them down (no box reaches "
+                f"{found.threshold:.0%} density with restrictions that pass the significance "
+                "test)")
+    reached = "" if found.density >= found.threshold else (
+        " (no box whose restrictions pass the significance test reaches the "
+        f"{found.threshold:.0%} density asked for)")
+    return (f"{said}; it holds when {' and '.join(parts)}: {found.coverage:.0%} of such worlds "
+            f"are in the box (coverage), and it holds in {found.density:.0%} of the worlds in "
+            f"the box (density){reached}")

@@ -16,12 +16,19 @@ from .robust_file import Objective
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-NAMES = {"cohort_retention": "retention (share of the starting cohort)",
-         "profit_total": "total profit (currency)", "nps": "NPS", "clv": "CLV per customer"}
+#: outputs as titles name them, and with their unit as axes do
+SHORT = {"cohort_retention": "retention", "profit_total": "total profit", "nps": "NPS",
+         "clv": "CLV"}
+UNITS = {"cohort_retention": "share of the starting cohort", "profit_total": "currency",
+         "nps": "points", "clv": "currency per customer"}
 
 
 def _name(output: str) -> str:
-    return NAMES.get(output, output.replace("_", " "))
+    return SHORT.get(output, output.replace("_", " "))
+
+
+def _axis(output: str) -> str:
+    return f"{_name(output)} ({UNITS[output]})" if output in UNITS else _name(output)
 
 
 def regret_figure(outcomes: pd.DataFrame, objective: Objective, policies: list[str]):
@@ -38,7 +45,7 @@ def regret_figure(outcomes: pd.DataFrame, objective: Objective, policies: list[s
         ax.scatter(i + rng.uniform(-0.18, 0.18, len(values)), values, s=6, alpha=0.35,
                    color="tab:blue", label="one world" if i == 1 else None)
     worse = "lower" if objective.sense == "max" else "higher"
-    ax.set_ylabel(f"regret in {_name(objective.output)}\n(best policy's mean − this one's)")
+    ax.set_ylabel(f"regret in {_axis(objective.output)}\n(best policy's mean − this one's)")
     ax.set_xlabel("policy")
     ax.set_title(f"How much each policy loses against the best one of each world "
                  f"({outcomes['world'].nunique()} worlds)\nbox: 25–75% of worlds, whiskers "
@@ -75,7 +82,7 @@ def win_map_figure(worlds: pd.DataFrame, outcomes: pd.DataFrame, objective: Obje
 def discovery_figure(found: Discovery):
     """PRIM's trade-off (coverage against density along the peeling, the chosen box
     marked) and the chosen box's limits within each uncertainty's range."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.6), layout="constrained")
     t = found.trajectory
     if t is not None:
         points = left.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=18)
@@ -98,12 +105,13 @@ def discovery_figure(found: Discovery):
         right.text(1.02, i, f"{row['low']:.3g} – {row['high']:.3g}  (of {low:.3g} – {high:.3g})",
                    va="center", fontsize=8)
     right.set_yticks(range(len(rows)), [r["uncertainty"] for r in rows])
-    right.set_xlim(0, 1.6)
+    right.set_xlim(0, 1.9)
     right.set_xticks([0, 0.5, 1], ["low end", "middle", "high end"])
     right.set_xlabel("position within the uncertainty's sampled range")
-    right.set_title(f"The box: where the condition holds ({found.method}; coverage "
-                    f"{found.coverage:.0%}, density {found.density:.0%})", fontsize=10)
+    right.set_title(f"The {found.method.upper()} box: coverage {found.coverage:.0%}, density "
+                    f"{found.density:.0%}", fontsize=10)
     if rows:
         right.legend(fontsize=8, loc="lower right")
-    fig.suptitle(found.condition, fontsize=11)
+    fig.suptitle(f"Where {found.condition} (holds in {found.holds} of {found.worlds} worlds)",
+                 fontsize=11)
     return fig

@@ -37,8 +37,9 @@ def round_folder(folder: Path, index: int) -> Path:
 def run_robust(loaded: LoadedRobust, folder: str | Path, *, executor=None,
                resume: bool = False, progress=None) -> dict:
     """Run (or continue) a robust study into ``folder``; returns a report: rounds, runs
-    done, runs an uninterrupted fixed design at ``adaptive.max_seeds`` would have needed,
-    chunks computed and skipped, seconds, and damaged chunks computed again."""
+    done, ``runs_fixed`` (the runs of every world at ``adaptive.max_seeds``), chunks
+    computed and skipped, seconds and agent-steps simulated (this call's share), and damaged
+    chunks computed again."""
     folder = Path(folder)
     robust = loaded.robust
     executor = executor or InProcess()
@@ -47,7 +48,7 @@ def run_robust(loaded: LoadedRobust, folder: str | Path, *, executor=None,
     worlds = list(range(robust.design.worlds))
     first_seed, seeds = 0, robust.seeds
     report = {"rounds": 0, "runs": 0, "computed": 0, "skipped": 0, "seconds": 0.0,
-              "damaged": []}
+              "agent_steps": 0, "damaged": []}
     frames = []
     while worlds:
         index = report["rounds"]
@@ -62,7 +63,7 @@ def run_robust(loaded: LoadedRobust, folder: str | Path, *, executor=None,
                       if index == 0 else {"robust_round": index})
         done = run_study(study, where, executor=executor, resume=continuing, progress=progress,
                          provenance=provenance)
-        for key in ("computed", "skipped", "seconds"):
+        for key in ("computed", "skipped", "seconds", "agent_steps"):
             report[key] += done[key]
         report["damaged"] += done["damaged"]
         frames.append(_tagged_runs(StudyStore(where).read_runs(), study.points,

@@ -254,13 +254,16 @@ def is_robust_study(data: dict) -> bool:
     return "scenario" in data and ("uncertainties" in data or "policies" in data)
 
 
-def load_robust(path: str | Path, *, worlds: int | None = None,
-                seeds: int | None = None) -> LoadedRobust:
+def load_robust(path: str | Path, *, worlds: int | None = None, seeds: int | None = None,
+                adaptive: bool = True) -> LoadedRobust:
     """Read and validate a robust study file, its base scenario, every uncertainty at its
     ends and every policy (ScenarioError, one line per problem naming file and field).
-    ``worlds`` and ``seeds`` replace the file's ``design.worlds`` and ``seeds``."""
+    ``worlds`` and ``seeds`` replace the file's ``design.worlds`` and ``seeds``;
+    ``adaptive=False`` drops ``[adaptive]`` and gives every world its ``max_seeds``."""
     path = Path(path)
     data = read_toml(path)
+    if not adaptive and isinstance(data.get("adaptive"), dict):
+        data["seeds"] = data.pop("adaptive").get("max_seeds", Adaptive().max_seeds)
     if worlds is not None:
         design = data.get("design", {})
         data["design"] = {**design, "worlds": worlds} if isinstance(design, dict) else design
