@@ -1,9 +1,9 @@
 """Robust-study benchmark: a bundled robust study with and without adaptive seeds.
 
-    .venv/bin/python benchmarks/robust.py                      # the target: 500 worlds x 4
-                                                               # policies x 50 seeds (~10-20 min each)
-    .venv/bin/python benchmarks/robust.py --worlds 40          # scaled down, extrapolated
-    .venv/bin/python benchmarks/robust.py --workers 2          # on a local Dask cluster
+    .venv/bin/python benchmarks/robust.py              # the target: 500 worlds x 4 policies
+                                                       # x 50 seeds (10-25 min a variant)
+    .venv/bin/python benchmarks/robust.py --worlds 40  # scaled down, extrapolated
+    .venv/bin/python benchmarks/robust.py --workers 2  # on a local Dask cluster
 
 Both variants run the same worlds and policies at the baseline's size, side by side in one
 process: **fixed** gives every world ``max_seeds`` seeds; **adaptive** starts with the study's

@@ -379,7 +379,8 @@ def test_resume_refuses_another_robust_study(small_run, tmp_path):
      "objectives.1.output: unknown output 'calls'"),
     (SMALL.replace("worlds = 10", "worlds = nan"), "design.worlds"),
     (SMALL.replace('name = "half"', 'name = "reactive"'), "policies: names must be unique"),
-    (SMALL.replace('name = "half"', 'name = "half mix"'), "policies.half mix.name: String should match pattern"),
+    (SMALL.replace('name = "half"', 'name = "half mix"'),
+     "policies.half mix.name: String should match pattern"),
 ])
 def test_bad_robust_study_is_one_line_naming_file_and_field_exit_2(tmp_path, body, fragment):
     study = write(tmp_path, body)

@@ -102,7 +102,8 @@ def discovery_figure(found: Discovery):
         right.barh(i, 1.0, color="0.9", edgecolor="0.6")
         right.barh(i, (row["high"] - row["low"]) / span, left=(row["low"] - low) / span,
                    color="tab:red", alpha=0.7, label="box" if i == 0 else None)
-        right.text(1.02, i, f"{row['low']:.3g} – {row['high']:.3g}  (of {low:.3g} – {high:.3g})",
+        right.text(1.02, i,
+                   f"{row['low']:.3g} – {row['high']:.3g}  (of {low:.3g} – {high:.3g})",
                    va="center", fontsize=8)
     right.set_yticks(range(len(rows)), [r["uncertainty"] for r in rows])
     right.set_xlim(0, 1.9)

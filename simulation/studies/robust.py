@@ -34,6 +34,25 @@ def round_folder(folder: Path, index: int) -> Path:
     return folder if index == 0 else folder / ROUNDS / f"{index:03d}"
 
 
+class _Open:
+    """An executor already opened by the caller: rounds use it without opening it again."""
+
+    def __init__(self, executor):
+        self.executor = executor
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap(self, fn, tasks):
+        return self.executor.imap(fn, tasks)
+
+    def describe(self) -> dict:
+        return self.executor.describe()
+
+
 def run_robust(loaded: LoadedRobust, folder: str | Path, *, executor=None,
                resume: bool = False, progress=None) -> dict:
     """Run (or continue) a robust study into ``folder``; returns a report: rounds, runs
@@ -50,33 +69,35 @@ def run_robust(loaded: LoadedRobust, folder: str | Path, *, executor=None,
     report = {"rounds": 0, "runs": 0, "computed": 0, "skipped": 0, "seconds": 0.0,
               "agent_steps": 0, "damaged": []}
     frames = []
-    while worlds:
-        index = report["rounds"]
-        study = loaded.round_study(worlds, first_seed, seeds)
-        where = round_folder(folder, index)
-        continuing = resume and (where / MANIFEST).is_file()
-        if index > 0 and not continuing and where.exists():
-            shutil.rmtree(where)  # a round killed before its manifest was written holds no result
-        provenance = ({"robust": {"study": robust.model_dump(mode="json"),
-                                  "fingerprint": loaded.fingerprint(),
-                                  "source": loaded.source}}
-                      if index == 0 else {"robust_round": index})
-        done = run_study(study, where, executor=executor, resume=continuing, progress=progress,
-                         provenance=provenance)
-        for key in ("computed", "skipped", "seconds", "agent_steps"):
-            report[key] += done[key]
-        report["damaged"] += done["damaged"]
-        frames.append(_tagged_runs(StudyStore(where).read_runs(), study.points,
-                                   robust.kept_outputs))
-        report["rounds"] += 1
-        if robust.adaptive is None:
-            break
-        runs = pd.concat(frames, ignore_index=True)
-        counts = runs.groupby("world")["seed"].nunique()
-        first_seed += seeds
-        seeds = min(robust.adaptive.block, robust.adaptive.max_seeds - first_seed)
-        worlds = [] if seeds <= 0 else [
-            w for w in unresolved_worlds(runs, robust) if counts[w] == first_seed]
+    with executor:  # opened once: a Dask cluster serves every round
+        opened = _Open(executor)
+        while worlds:
+            index = report["rounds"]
+            study = loaded.round_study(worlds, first_seed, seeds)
+            where = round_folder(folder, index)
+            continuing = resume and (where / MANIFEST).is_file()
+            if index > 0 and not continuing and where.exists():
+                shutil.rmtree(where)  # killed before its manifest was written: no result
+            provenance = ({"robust": {"study": robust.model_dump(mode="json"),
+                                      "fingerprint": loaded.fingerprint(),
+                                      "source": loaded.source}}
+                          if index == 0 else {"robust_round": index})
+            done = run_study(study, where, executor=opened, resume=continuing,
+                             progress=progress, provenance=provenance)
+            for key in ("computed", "skipped", "seconds", "agent_steps"):
+                report[key] += done[key]
+            report["damaged"] += done["damaged"]
+            frames.append(_tagged_runs(StudyStore(where).read_runs(), study.points,
+                                       robust.kept_outputs))
+            report["rounds"] += 1
+            if robust.adaptive is None:
+                break
+            runs = pd.concat(frames, ignore_index=True)
+            counts = runs.groupby("world")["seed"].nunique()
+            first_seed += seeds
+            seeds = min(robust.adaptive.block, robust.adaptive.max_seeds - first_seed)
+            worlds = [] if seeds <= 0 else [
+                w for w in unresolved_worlds(runs, robust) if counts[w] == first_seed]
     runs = pd.concat(frames, ignore_index=True)
     report["runs"] = len(runs)
     max_seeds = robust.adaptive.max_seeds if robust.adaptive else robust.seeds

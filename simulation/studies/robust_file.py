@@ -255,15 +255,19 @@ def is_robust_study(data: dict) -> bool:
 
 
 def load_robust(path: str | Path, *, worlds: int | None = None, seeds: int | None = None,
-                adaptive: bool = True) -> LoadedRobust:
+                adaptive: bool = True, overrides: Sequence[str] = ()) -> LoadedRobust:
     """Read and validate a robust study file, its base scenario, every uncertainty at its
     ends and every policy (ScenarioError, one line per problem naming file and field).
     ``worlds`` and ``seeds`` replace the file's ``design.worlds`` and ``seeds``;
-    ``adaptive=False`` drops ``[adaptive]`` and gives every world its ``max_seeds``."""
+    ``adaptive=False`` drops ``[adaptive]`` and gives every world its ``max_seeds`` (or
+    ``seeds`` when given); ``overrides`` (``--set`` lines) apply to the base scenario after
+    the file's own."""
     path = Path(path)
     data = read_toml(path)
     if not adaptive and isinstance(data.get("adaptive"), dict):
         data["seeds"] = data.pop("adaptive").get("max_seeds", Adaptive().max_seeds)
+    if overrides:
+        data["overrides"] = [*data.get("overrides", []), *overrides]
     if worlds is not None:
         design = data.get("design", {})
         data["design"] = {**design, "worlds": worlds} if isinstance(design, dict) else design
