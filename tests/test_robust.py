@@ -354,6 +354,15 @@ def test_kill_then_resume_writes_the_same_files_as_an_uninterrupted_run(tmp_path
     assert all(mine[name] == whole[name] for name in whole)
 
 
+def test_a_local_dask_cluster_writes_the_same_tables(small_run, tmp_path):
+    from simulation.executors import DaskExecutor
+
+    _, loaded, out, _ = small_run
+    run_robust(loaded, tmp_path / "dask", executor=DaskExecutor("local:2"))
+    for name in ("worlds.parquet", "outcomes.parquet"):
+        assert (tmp_path / "dask" / name).read_bytes() == (out / name).read_bytes()
+
+
 def test_resume_refuses_another_robust_study(small_run, tmp_path):
     study, _, out, _ = small_run
     other = load_robust(write(tmp_path, SMALL.replace("worlds = 10", "worlds = 11")))

@@ -36,6 +36,8 @@ SIGNIFICANCE = 0.05
 #: the density a box must reach
 THRESHOLD = 0.8
 PERMUTATIONS = 20
+#: below this many worlds where the condition holds, the words call a box a hint
+FEW_WORLDS = 20
 TREES = 100
 
 
@@ -345,6 +347,9 @@ def box_words(found: Discovery) -> str:
     reached = "" if found.density >= found.threshold else (
         " (no box whose restrictions pass the significance test reaches the "
         f"{found.threshold:.0%} density asked for)")
+    if found.holds < FEW_WORLDS:
+        reached += (f"; from only {found.holds} such worlds, a box is a hint to look "
+                    "closer, not a finding")
     return (f"{said}; it holds when {' and '.join(parts)}: {found.coverage:.0%} of such worlds "
             f"are in the box (coverage), and it holds in {found.density:.0%} of the worlds in "
             f"the box (density){reached}")
