@@ -153,5 +153,5 @@ def test_the_robust_section_is_recomputed_from_its_store(small_page):
     retention = robustness(outcomes, info["study"].objectives).query(
         "output == 'cohort_retention'").set_index("policy")
     leader = retention["best_share"].idxmax()
-    assert f"{leader} keeps the most customers in {retention.loc[leader, 'best_share']:.0%} " \
+    assert f"`{leader}` keeps the most customers in {retention.loc[leader, 'best_share']:.0%} " \
            "of the worlds" in text.replace("\n", " ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -428,3 +429,17 @@ def test_discover_errors_are_one_line_exit_2_and_the_box_prints_as_json(small_ru
     assert set(answer["scores"]) == {"churn_base", "failures", "base_capacity", "loss_aversion"}
     assert all({"uncertainty", "low", "high"} <= set(row) for row in answer["box"])
     assert 0 < answer["coverage"] <= 1 and 0 < answer["density"] <= 1
+
+
+def test_a_damaged_outcomes_table_is_one_line_naming_it_and_left_as_it_is(small_run, tmp_path):
+    _, _, out, _ = small_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    damaged = copy / "outcomes.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:-40] + bytes(40))
+    before = damaged.read_bytes()
+    done = subprocess.run([CXSIM, "discover", str(copy), "--where",
+                           "reactive.cohort_retention > 0.5"], capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert str(damaged) in done.stderr and "Traceback" not in done.stderr
+    assert damaged.read_bytes() == before

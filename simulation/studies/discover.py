@@ -213,13 +213,15 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, threshold: float = THRESHOLD):
     needed = min(threshold, float(box.density))
     doubtful = {name: min(p for p in pair if p >= 0) for name, pair in box.qp[chosen].items()
                 if any(p >= 0 for p in pair)}
+    current = chosen
     for name in sorted(doubtful, key=lambda n: -doubtful[n]):
         if doubtful[name] <= SIGNIFICANCE:
             break
-        before = box._cur_box
-        box.drop_restriction(name)
+        box.drop_restriction(name)  # appends the wider box to the trajectory and selects it
         if box.density < needed:  # the restriction carries the box: keep it
-            box.select(before)
+            box.select(current)
+        else:
+            current = len(box.peeling_trajectory) - 1
     limits = box.box_lim
     initial = box.box_lims[0]
     rows = []

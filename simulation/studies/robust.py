@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from ..executors import InProcess
 from ..results import OUTPUT_RANGE, mean_interval
-from ..store import MANIFEST, ResultsError, StudyStore, read_manifest, STUDY_KIND
+from ..store import MANIFEST, STUDY_KIND, ResultsError, StudyStore, read_manifest
 from ..sweep import run_study
 from .robust_file import LoadedRobust, Objective, RobustStudy
 
@@ -194,7 +195,7 @@ def read_robust(folder: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
                            "(cxsim robust writes one)")
     try:
         study = RobustStudy.model_validate(robust["study"])
-    except Exception:
+    except (ValidationError, RecursionError):
         raise ResultsError(f"{folder / MANIFEST}: robust.study: not a valid robust study; a "
                            "damaged or foreign manifest") from None
     worlds = store.read_recorded(WORLDS)
