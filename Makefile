@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test study-ci findings bench reference mutation clean
+.PHONY: demo test study-ci findings bench bench-robust reference mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ mutation: $(MUTATION_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# robust_headline at 500 worlds x 4 policies x 50 seeds, fixed and adaptive seeds side by side
+# (each 10-25 minutes on 2 cores); `benchmarks/robust.py --worlds 40` scales it down
+bench-robust: $(STAMP)
+	$(BIN)/python benchmarks/robust.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mutation .mutation-*.log

@@ -709,6 +709,97 @@ def main(argv=None) -> Path:
     return page
 
 
+# ------------------------------------------------------- how sure is the verdict (robust)
+
+ROBUST_STUDY = "robust_headline"
+#: worlds of a quick pass (``--seeds``): enough for every policy to meet varied worlds
+QUICK_WORLDS = 24
+#: conditions whose worlds the section explains, with the words that say them
+ROBUST_CONDITIONS = (
+    ("reactive.cohort_retention > proactive.cohort_retention",
+     "reactive service keeps more customers than proactive design"),
+    ("balanced.cohort_retention > proactive.cohort_retention",
+     "the balanced mix keeps more customers than proactive design"),
+    ("none.profit_total > proactive.profit_total",
+     "spending nothing makes more profit than proactive design"),
+)
+
+
+def robust_verdict(ctx: Context) -> dict[str, str]:
+    """The opening section: the headline strategies over the worlds of the uncertain
+    judgements (``cxsim robust``), their regret, best shares and where the answer flips."""
+    from simulation.studies.discover import ConditionError, box_words, discover
+    from simulation.studies.metrics import robustness
+    from simulation.studies.robust import read_robust, run_robust
+    from simulation.studies.robust_file import load_robust
+    from simulation.studies.tell import write_robust_figures
+
+    path = ROOT / "scenarios" / f"{ROBUST_STUDY}.toml"
+    full = load_robust(path).robust
+    worlds = QUICK_WORLDS if ctx.seeds else max(QUICK_WORLDS,
+                                                int(round(full.design.worlds * ctx.scale)))
+    loaded = load_robust(path, worlds=worlds, seeds=ctx.seeds, adaptive=ctx.seeds is None,
+                         overrides=ctx.overrides)
+    folder = ctx.store / ROBUST_STUDY
+    if folder.exists() and not ctx.reuse:
+        shutil.rmtree(folder)
+    if not folder.exists():
+        started = time.perf_counter()
+        report = run_robust(loaded, folder)
+        print(f"{ROBUST_STUDY}: {worlds} worlds, {report['runs']:,} runs in "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    info, worlds_table, outcomes = read_robust(folder)
+    study = info["study"]
+    table_ = robustness(outcomes, study.objectives)
+    names = {"cohort_retention": "retention wk 156", "profit_total": "profit, whole horizon"}
+    rows = []
+    for row in table_.itertuples():
+        rows.append({"outcome": names.get(row.output, row.output), "strategy": row.policy,
+                     "mean [5%, 95% of worlds]": f"{number(row.mean)} [{number(row.p5)}, "
+                                                 f"{number(row.p95)}]",
+                     "± over seeds": number(row.seed_half_width),
+                     "regret: mean / p90 / max": f"{number(row.regret_mean)} / "
+                                                 f"{number(row.regret_p90)} / "
+                                                 f"{number(row.regret_max)}",
+                     "best in": f"{row.best_share:.0%}",
+                     "meets threshold": "" if pd.isna(row.satisficing)
+                     else f"{row.satisficing:.0%} (≥ {number(row.threshold)})"})
+    retention = table_[table_["output"] == "cohort_retention"].set_index("policy")
+    spread = (retention["p95"] - retention["p5"]).median()
+    seeds_half = retention["seed_half_width"].median()
+    leader = retention["best_share"].idxmax()
+    flips = []
+    for condition, words in ROBUST_CONDITIONS:
+        try:
+            found = discover(worlds_table, outcomes, condition,
+                             [p.name for p in study.policies], study.kept_outputs)
+        except ConditionError as exc:
+            flips.append(f"- Whether {words}: {exc}.")
+            continue
+        decides = [n for n, v in sorted(found.scores.items(), key=lambda i: -i[1])
+                   if v > found.baseline[n]]
+        flips.append(f"- Whether {words}: {box_words(found)}. Uncertainties that decide it "
+                     f"above chance: {', '.join(decides) or 'none'}.")
+    (ctx.out / "figures").mkdir(parents=True, exist_ok=True)
+    for source in write_robust_figures(folder, study, worlds_table, outcomes):
+        shutil.copyfile(source, ctx.out / "figures" / f"robust_{source.name}")
+    seeds = outcomes["seeds"]
+    return {
+        "robust_worlds": str(outcomes["world"].nunique()),
+        "robust_seeds": (f"{seeds.min()}" if seeds.min() == seeds.max()
+                         else f"{seeds.min()} to {seeds.max()}"),
+        "robust_uncertainties": str(len(study.uncertainties)),
+        "robust_table": table(rows),
+        "robust_regret_figure": "figures/robust_regret-cohort_retention.png",
+        "robust_winmap_figure": "figures/robust_win-map.png",
+        "robust_leader": leader,
+        "robust_leader_share": f"{retention.loc[leader, 'best_share']:.0%}",
+        "robust_spread": number(spread),
+        "robust_seed_half": number(seeds_half),
+        "robust_flips": "\n".join(flips),
+    }
+
+
 # ------------------------------------- section 8: the customers against CX research
 
 DIAGNOSE_SEEDS = 200     # seeds of the baseline run that `cxsim diagnose` reads
@@ -805,8 +896,9 @@ def replace_section(page: str, section: str) -> str:
 
 
 #: the page's sections, in its order; each returns the placeholders it fills
-SECTIONS = (headline, frontier, budget, horizon, failure, complexity, self_service, personas,
-            service_first, trust, effort, overload, baseline_figures, cx_research)
+SECTIONS = (robust_verdict, headline, frontier, budget, horizon, failure, complexity,
+            self_service, personas, service_first, trust, effort, overload, baseline_figures,
+            cx_research)
 
 
 if __name__ == "__main__":

@@ -257,9 +257,20 @@ def scenarios():
 def validate(scenario, overrides, scale_company):
     """Check a scenario or study file: prints OK, or one line per problem (exit 2)."""
     from .scenario import is_study, read_toml
+    from .studies.robust_file import is_robust_study
 
     path = resolve_path(scenario)
-    if is_study(read_toml(path)):
+    data = read_toml(path)
+    if is_robust_study(data):
+        from .studies.robust_file import load_robust
+
+        loaded = load_robust(path)
+        r = loaded.robust
+        click.echo(f"OK: {path} (robust study: {r.design.worlds} worlds x {len(r.policies)} "
+                   f"policies x {r.seeds} seeds, {len(r.uncertainties)} uncertainties, "
+                   f"{r.design.kind} design{', adaptive seeds' if r.adaptive else ''})")
+        return
+    if is_study(data):
         from .study import load_study
 
         loaded = load_study(path)
@@ -414,7 +425,7 @@ def _run_sweep(loaded, folder, executor, resume):
     from .sweep import run_study
 
     study = loaded.study
-    chunks = plan_chunks(len(loaded.points), list(range(study.seeds)), study.chunk_runs)
+    chunks = plan_chunks(len(loaded.points), loaded.seeds, study.chunk_runs)
     progress, advance = _progress(len(loaded.points) * study.seeds,
                                   f"{len(loaded.points)} points x {study.seeds} seeds")
     try:
@@ -523,6 +534,109 @@ def _pandas_wide():
     import pandas as pd
 
     return pd.option_context("display.width", 160, "display.max_columns", 20)
+
+
+# --------------------------------------------------------------- robust decisions
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (default: results/<study>-robust-<time>).")
+@click.option("--worlds", type=click.IntRange(1, 100_000), default=None,
+              help="Worlds to sample (overrides design.worlds).")
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None,
+              help="Seeds per world and policy (overrides seeds; with [adaptive], the first "
+                   "round's).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Start a local Dask cluster of N single-threaded workers.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler: tcp://HOST:PORT of a running cluster, or local:N.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+def robust(study_file, out, worlds, seeds, workers, scheduler, resume):
+    """Run every policy in every sampled world on the same seeds; print each policy's
+    outcomes, regret, best share and satisficing over the worlds."""
+    from .executors import make_executor
+    from .studies.robust import read_robust
+    from .studies.robust_file import load_robust
+    from .studies.tell import robustness_lines, write_robust_figures
+
+    loaded = load_robust(resolve_path(study_file), worlds=worlds, seeds=seeds)
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out (the folder to continue)")
+    folder = out if resume else _out_folder(out, str(study_file), "robust")
+    report = _run_robust(loaded, folder, make_executor(scheduler, workers), resume)
+    for line in report["damaged"]:
+        click.echo(line, err=True)
+    saved = report["runs_fixed"] - report["runs"]
+    click.echo(f"{report['runs']:,} runs in {report['rounds']} round(s), "
+               f"{report['computed']} chunk(s) computed, {report['skipped']} already done, "
+               f"{report['seconds']:.1f} s"
+               + (f"; adaptive seeds saved {saved:,} of {report['runs_fixed']:,} runs"
+                  if loaded.robust.adaptive else ""))
+    info, worlds_table, outcomes = read_robust(folder)
+    for line in robustness_lines(outcomes, info["study"]):
+        click.echo(line)
+    write_robust_figures(folder, info["study"], worlds_table, outcomes)
+    click.echo(f"results: {folder} (worlds.parquet, outcomes.parquet, regret and win-map "
+               f"figures; cxsim discover {folder} --where ... explains a condition)")
+
+
+def _run_robust(loaded, folder, executor, resume):
+    from .store import StudyStore
+    from .studies.robust import run_robust
+
+    r = loaded.robust
+    most = r.design.worlds * len(r.policies) * (r.adaptive.max_seeds if r.adaptive else r.seeds)
+    progress, advance = _progress(most, f"{r.design.worlds} worlds x {len(r.policies)} "
+                                        "policies")
+    try:
+        with progress:
+            return run_robust(loaded, folder, executor=executor, resume=resume,
+                              progress=advance)
+    except KeyboardInterrupt:
+        done = StudyStore(folder).finished()
+        click.echo(f"interrupted: {done} chunk(s) of the first round kept in {folder}; "
+                   f"continue with: cxsim robust {loaded.source} --out {folder} --resume",
+                   err=True)
+        sys.exit(130)
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--where", "condition", required=True, metavar="CONDITION",
+              help='e.g. "reactive.cohort_retention > proactive.cohort_retention": terms '
+                   "policy.output and numbers, > < >= <=, and, or, brackets.")
+@click.option("--method", type=click.Choice(["prim", "cart"]), default="prim",
+              show_default=True, help="PRIM (EMA Workbench) or a decision tree (CART).")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.8,
+              show_default=True, help="Density the box must reach.")
+@click.option("--json", "as_json", is_flag=True, help="Print the box as JSON on stdout.")
+def discover(results_dir, condition, method, threshold, as_json):
+    """Scenario discovery: the worlds of a robust folder where CONDITION holds, explained by
+    the uncertainties (a box, and how much each uncertainty decides it)."""
+    from .studies.discover import ConditionError, box_words
+    from .studies.discover import discover as find
+    from .studies.robust import read_robust
+    from .studies.tell import write_discovery_figure
+
+    info, worlds, outcomes = read_robust(results_dir)
+    study = info["study"]
+    try:
+        found = find(worlds, outcomes, condition, [p.name for p in study.policies],
+                     study.kept_outputs, method=method, threshold=threshold)
+    except ConditionError as exc:
+        raise click.UsageError(f"--where: {exc}") from None
+    figure = write_discovery_figure(results_dir, found)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2))
+        return
+    click.echo(box_words(found))
+    click.echo("how much each uncertainty decides it (random-forest share; chance: 95th "
+               "percentile over shuffled conditions):")
+    for name, score in sorted(found.scores.items(), key=lambda item: -item[1]):
+        verdict = "above chance" if score > found.baseline[name] else "not above chance"
+        click.echo(f"  {name:<24} {score:.3f}  (chance {found.baseline[name]:.3f}: {verdict})")
+    click.echo(f"figure: {figure}")
 
 
 # ------------------------------------------------------------------- figures and reports

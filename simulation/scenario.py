@@ -366,11 +366,12 @@ class Scenario(Strict):
     def with_strategy(self, strategy: str, source: str = "strategy") -> "Scenario":
         """This scenario with another strategy: a name, ``mix=0.3`` or a bare number as a mix.
         A problem is reported under ``source`` and the strategy."""
-        return apply_overrides(self, _strategy_overrides(strategy),
+        return apply_overrides(self, strategy_overrides(strategy),
                                f"{source} {_shown(strategy, quote=False)}")
 
 
-def _strategy_overrides(strategy: str) -> list[str]:
+def strategy_overrides(strategy: str) -> list[str]:
+    """The --set lines that put a strategy (a name, ``mix=0.3`` or a bare number) in place."""
     text = strategy.strip()
     if text.startswith("mix="):
         text = text[4:]
@@ -829,7 +830,8 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *,
     data = read_toml(path)
     if is_study(data):
         raise ScenarioError([f"{path}: this is a study file (it varies parameters); run it with "
-                             "cxsim sweep, or validate it with cxsim validate"])
+                             "cxsim sweep (cxsim robust for uncertainties and policies), or "
+                             "validate it with cxsim validate"])
     as_written = scenario_problems(data, str(path))
     if not as_written:
         data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
@@ -894,8 +896,10 @@ def resolve_path(name_or_path: str | Path) -> Path:
 
 
 def is_study(data: dict) -> bool:
-    """A study file names a base scenario and the parameters it varies."""
-    return "scenario" in data and "parameters" in data
+    """A study file names a base scenario and the parameters it varies (or, a robust study,
+    its uncertainties and policies)."""
+    return "scenario" in data and any(key in data for key in ("parameters", "uncertainties",
+                                                                "policies"))
 
 
 def bundled_scenarios() -> list[tuple[str, str, str]]:

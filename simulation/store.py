@@ -316,7 +316,7 @@ class StudyStore:
         points_record = write_table(points, self.folder / POINTS)
         planned = [{"rows": rows} for rows in _planned_rows(loaded, chunks)]
         manifest = build_manifest(
-            variants=[loaded.base], labels=["base"], seeds=list(range(loaded.study.seeds)),
+            variants=[loaded.base], labels=["base"], seeds=loaded.seeds,
             root_seed=loaded.study.root_seed, engine="batch", agent_steps=0, elapsed=0.0,
             study=loaded.study.model_dump(mode="json"), study_file=loaded.source,
             fingerprint=loaded.fingerprint(), points=loaded.points, chunks=planned,
@@ -405,7 +405,37 @@ class StudyStore:
                                "manifest lists another number; a damaged or foreign file")
         return points
 
+    # ---------------------------------------------------------- tables of a layer above
+    def record_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Write a table a layer above derives from the chunks (``worlds.parquet``) into the
+        folder and record it in the manifest, so that reading it is checked like a chunk."""
+        manifest = self.manifest()
+        manifest["files"][name] = write_table(frame, self.folder / name)
+        self._save_manifest(manifest)
+
+    def read_recorded(self, name: str) -> pd.DataFrame:
+        """A table written by ``record_table``, checked against its record."""
+        record = self.manifest()["files"].get(name)
+        if record is None:
+            raise ResultsError(f"{self.folder / name}: not recorded in the manifest; the "
+                               "run did not finish (continue it with --resume)")
+        return read_table(self.folder / name, record)
+
     # ----------------------------------------------------------------------- reading
+    def read_runs(self) -> pd.DataFrame:
+        """The per-run rows of every finished chunk (each file checked), by point and seed;
+        the per-step files are not read."""
+        manifest = self.manifest()
+        finished = [i for i, c in enumerate(manifest["chunks"]) if c.get("files") is not None]
+        if not finished:
+            raise ResultsError(f"{self.folder}: no finished chunks yet")
+        runs = []
+        for i in finished:
+            path, record = self._path("runs", i), manifest["chunks"][i]["files"]["runs"]
+            runs.append(read_table(path, record))
+        return pd.concat(runs, ignore_index=True).sort_values(["point", "seed"]) \
+            .reset_index(drop=True)
+
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
         """(points, runs, steps, manifest) of every finished chunk, each file checked."""
         manifest = self.manifest()

@@ -112,6 +112,9 @@ class Study(_Strict):
     scenario: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     overrides: list[str] = []
     seeds: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 100
+    # the first run index: a study that adds seeds to earlier ones (robust studies' adaptive
+    # rounds) starts where they stopped, so its runs are new runs, not repeats
+    first_seed: Annotated[int, Field(ge=0, le=MAX_SEEDS)] = 0
     root_seed: Annotated[int, Field(ge=0, le=MAX_ROOT_SEED)] = 0
     outputs: list[str] = list(OUTPUT_DEFAULT)
     chunk_runs: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 500
@@ -154,6 +157,11 @@ class LoadedStudy:
         self.points = design_points(study) + ([{}] if study.reference else [])
 
     @property
+    def seeds(self) -> list[int]:
+        """The run indices every point runs."""
+        return list(range(self.study.first_seed, self.study.first_seed + self.study.seeds))
+
+    @property
     def design_size(self) -> int:
         """The number of the design's points (the reference point is not one of them)."""
         return len(self.points) - (1 if self.study.reference else 0)
@@ -176,7 +184,8 @@ def study_fingerprint(study: Study, base: Scenario) -> str:
     """Identifies the work: a resumed study must have the same fingerprint, and a study
     folder's manifest the fingerprint of the study and base scenario it records."""
     exclude = {"expectations", "description"} | ({"reference"} if study.reference is None
-                                                  else set())
+                                                  else set()) \
+        | ({"first_seed"} if study.first_seed == 0 else set())
     payload = {"study": study.model_dump(mode="json", exclude=exclude),
                "base": base.model_dump(mode="json", exclude_none=True)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -242,12 +251,18 @@ def unit_sample(study: Study) -> np.ndarray:
     return morris.sample(problem, d.samples, num_levels=d.levels, seed=d.seed)
 
 
-def _scale(p: Parameter, u: float):
-    if p.distribution == "loguniform":
-        value = math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low)))
+def scale_unit(u: float, low: float, high: float, distribution: str = "uniform",
+               integer: bool = False):
+    """A value in [low, high] from u in [0, 1]: uniformly, or uniformly in its logarithm."""
+    if distribution == "loguniform":
+        value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
     else:
-        value = p.low + u * (p.high - p.low)
-    return int(round(value)) if p.integer else float(value)
+        value = low + u * (high - low)
+    return int(round(value)) if integer else float(value)
+
+
+def _scale(p: Parameter, u: float):
+    return scale_unit(u, p.low, p.high, p.distribution, p.integer)
 
 
 def design_points(study: Study) -> list[dict]:
@@ -273,19 +288,17 @@ def load_study(path: str | Path, *, seeds: int | None = None,
         data["seeds"] = seeds
     if overrides:
         data["overrides"] = [*data.get("overrides", []), *overrides]
-    data, problems = _without_unknown_keys(data, str(path))
+    data, problems = without_unknown_keys(
+        data, str(path), Study, tables={"design": Design},
+        lists={"parameters": Parameter, "expectations": Expectation})
     try:
         study = Study.model_validate(data)
     except ValidationError as err:
         problems += format_validation_error(str(path), err)
     if problems:
         raise ScenarioError(problems)
-    scenario_path = Path(study.scenario)
-    if not scenario_path.is_absolute():
-        beside = path.parent / scenario_path
-        scenario_path = beside if beside.is_file() else resolve_path(study.scenario)
-    base = load_scenario(scenario_path, study.overrides, origin=f"{path}: overrides:",
-                         scale_company=study.scale_company)
+    base = load_scenario(base_scenario_path(path, study.scenario), study.overrides,
+                         origin=f"{path}: overrides:", scale_company=study.scale_company)
     loaded = LoadedStudy(study, str(path), base)
     for i, parameter in enumerate(study.parameters):  # every path must exist in the scenario
         apply_point(base, [parameter], loaded.points[0],
@@ -303,9 +316,21 @@ def load_study(path: str | Path, *, seeds: int | None = None,
     return loaded
 
 
-def _without_unknown_keys(data: dict, source: str) -> tuple[dict, list[str]]:
-    """The study data without keys a study file cannot hold, and one line for each of them
-    naming the keys allowed where it stands."""
+def base_scenario_path(study_path: Path, scenario: str) -> Path:
+    """A study's base scenario: a path beside the study file, else as given or bundled."""
+    scenario_path = Path(scenario)
+    if not scenario_path.is_absolute():
+        beside = study_path.parent / scenario_path
+        scenario_path = beside if beside.is_file() else resolve_path(scenario)
+    return scenario_path
+
+
+def without_unknown_keys(data: dict, source: str, model: type[BaseModel], *,
+                         tables: dict[str, type[BaseModel]] = {},
+                         lists: dict[str, type[BaseModel]] = {}) -> tuple[dict, list[str]]:
+    """The data of a study file without the keys its ``model`` cannot hold (at the top, in
+    its ``tables`` and in the items of its ``lists``), and one line for each of them naming
+    the keys allowed where it stands."""
     problems = []
 
     def known(node, model, where: str):
@@ -319,12 +344,13 @@ def _without_unknown_keys(data: dict, source: str) -> tuple[dict, list[str]]:
                                 f"{', '.join(allowed)}; see docs/studies.md)")
         return {k: v for k, v in node.items() if k in allowed}
 
-    data = known(data, Study, "")
-    if "design" in data:
-        data["design"] = known(data["design"], Design, "design.")
-    for section, model in (("parameters", Parameter), ("expectations", Expectation)):
+    data = known(data, model, "")
+    for section, inner in tables.items():
+        if section in data:
+            data[section] = known(data[section], inner, f"{section}.")
+    for section, inner in lists.items():
         if isinstance(data.get(section), list):
-            data[section] = [known(item, model, f"{section}.{i}.")
+            data[section] = [known(item, inner, f"{section}.{i}.")
                              for i, item in enumerate(data[section])]
     return data, problems
 

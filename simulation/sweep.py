@@ -42,25 +42,26 @@ def run_chunk(base: dict, parameters: list[dict], points: list[dict],
 
 
 def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume: bool = False,
-              progress=None) -> dict:
+              progress=None, provenance: dict | None = None) -> dict:
     """Compute every unfinished chunk of the study into ``folder``. Returns a small report
     (chunks computed and skipped, seconds, agent-steps simulated).
 
     ``progress(runs)`` is called as runs finish, every few seconds wherever the chunks run
     (simulate sizes its batches to take a few seconds each). On resume, chunks that are unfinished, or whose files no
     longer match the manifest (``damaged`` in the report, one line each), are computed again.
+    ``provenance`` adds fields to a new folder's manifest (what a layer above records).
     """
     executor = executor or InProcess()
     study = loaded.study
     store = StudyStore(folder)
-    chunks = plan_chunks(len(loaded.points), list(range(study.seeds)), study.chunk_runs)
+    chunks = plan_chunks(len(loaded.points), loaded.seeds, study.chunk_runs)
     damaged = store.open_for_resume(loaded, chunks) if resume else []
     todo = [c for c in chunks if not (resume and store.done(c))]
     base = loaded.base.model_dump(mode="json", exclude_none=True)
     started = time.perf_counter()
     with executor:
         if not resume:
-            store.create(loaded, chunks, **executor.describe())
+            store.create(loaded, chunks, **executor.describe(), **(provenance or {}))
         parameters = [p.model_dump(mode="json") for p in study.parameters]
         tasks = [(c.index, (base, parameters, loaded.points, c.points, c.seeds,
                             study.root_seed, list(study.outputs), study.reference,

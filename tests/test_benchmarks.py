@@ -65,3 +65,12 @@ def test_scaling_the_cohort_scales_the_company_with_it(baseline):
     assert big.levers.capacity == baseline.levers.capacity  # a slot costs the same
     # everything per customer is untouched
     assert big.touchpoints == baseline.touchpoints and big.churn == baseline.churn
+
+
+def test_the_robust_benchmark_refuses_a_bad_study_in_one_line(tmp_path):
+    study = tmp_path / "robust.toml"
+    study.write_text('scenario = "baseline"\n[[policies]]\nname = "a b"\nstrategy = "none"\n')
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "robust.py"),
+                           "--study", str(study)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and str(study) in done.stderr

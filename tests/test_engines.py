@@ -23,6 +23,7 @@ from simulation import simulate
 from simulation.mesa_engine import JourneyModel
 from simulation.scenario import apply_overrides, load_scenario
 from simulation.study import load_study
+from simulation.studies.robust_file import load_robust
 
 from .conftest import (BASELINE, FLOAT_COLUMNS, ROOT, SCENARIOS, assert_frames_identical,
                        by_run)
@@ -32,8 +33,14 @@ BUNDLED = sorted(SCENARIOS.glob("*.toml"))
 
 
 def bundled_variants(path) -> list:
-    """A scenario file is one variant; a study file contributes each of its points."""
-    if "parameters" in tomllib.loads(path.read_text(encoding="utf-8")):
+    """A scenario file is one variant; a study file contributes each of its points, a robust
+    study two of its worlds under two of its policies."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if "uncertainties" in data:
+        loaded = load_robust(path, worlds=2)
+        return [apply_overrides(loaded.world_scenario(world, policy), SMALL)
+                for world in range(2) for policy in ("reactive", "proactive")]
+    if "parameters" in data:
         loaded = load_study(path)
         return [apply_overrides(loaded.variant(i), SMALL) for i in range(len(loaded.points))]
     return [load_scenario(path, SMALL)]

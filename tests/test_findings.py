@@ -140,3 +140,18 @@ def test_headline_numbers_are_recomputed_from_the_store(small_page):
     none = runs[runs["variant"] == "none"]["cohort_retention"]
     row = next(line for line in text.splitlines() if line.startswith("| none "))
     assert wording.interval(none) in row
+
+
+def test_the_robust_section_is_recomputed_from_its_store(small_page):
+    from simulation.studies.metrics import robustness
+    from simulation.studies.robust import read_robust
+
+    text, folder = small_page
+    info, worlds, outcomes = read_robust(folder / "store" / "robust_headline")
+    assert text.index("## How sure is the verdict") < text.index("## 1.")
+    assert set(outcomes["seeds"]) == {SEEDS} and len(worlds) == make_findings.QUICK_WORLDS
+    retention = robustness(outcomes, info["study"].objectives).query(
+        "output == 'cohort_retention'").set_index("policy")
+    leader = retention["best_share"].idxmax()
+    assert f"`{leader}` keeps the most customers in {retention.loc[leader, 'best_share']:.0%} " \
+           "of the worlds" in text.replace("\n", " ")

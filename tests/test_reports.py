@@ -247,7 +247,11 @@ def test_the_reference_point_is_the_base_with_that_strategy(tmp_path, swept):
 
 def test_every_study_key_is_documented():
     text = (ROOT / "docs" / "studies.md").read_text()
-    for model in (Study, Design, Parameter, Expectation):
+    from simulation.studies.robust_file import (Adaptive, Objective, Policy, RobustStudy,
+                                                Uncertainty, WorldsDesign)
+
+    for model in (Study, Design, Parameter, Expectation, RobustStudy, WorldsDesign,
+                  Uncertainty, Policy, Objective, Adaptive):
         for key in model.model_fields:
             assert f"`{key}`" in text, (model.__name__, key)
 

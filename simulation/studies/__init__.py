@@ -1,0 +1,7 @@
+"""Studies above single runs: robust decision making, scenario discovery and calibration.
+
+Samplers, evaluators and analysis are kept apart (as EMA Workbench keeps them): a study file
+is read and validated by its ``*_file`` module, its runs go through the resumable result
+store and the executors of ``simulation.store``/``simulation.executors``, and what is
+computed from the stored runs (metrics, discovery) takes plain tables and never runs a model.
+"""
