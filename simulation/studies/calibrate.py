@@ -5,14 +5,15 @@
    random numbers make the likelihood surface smooth) and scores the mean curves with the
    likelihood (``likelihood.loglik``). Trials are kept in ``search.journal`` in the results
    folder, so a calibration that was killed resumes where it stopped.
-2. **Posterior** by defensive importance sampling. The prior is uniform (or log-uniform) on
-   each range. Draws come from a mixture of that prior and a normal fitted to the search's
-   best trials (in the unit cube of the ranges), half each; each draw is run like a trial
-   and weighted by prior x likelihood / proposal. The prior half bounds every weight (at
-   twice the likelihood ratio), so the estimate is consistent whatever the search found;
-   a parameter the data do not inform comes back with its prior. The effective sample size
-   of the weights says how much the draws are worth. Evaluated draws are kept in the same
-   journal, so this phase resumes too.
+2. **Posterior** by adaptive, defensive importance sampling. The prior is uniform (or
+   log-uniform) on each range. Draws come in rounds; each round's proposal mixes the prior
+   (a fifth) with a normal in the unit cube of the ranges, fitted in round 0 to the search's
+   best trials and later to the weighted draws so far. Each draw is run like a trial and
+   weighted by prior x likelihood / (the rounds' proposals mixed). The prior part bounds
+   every weight, so the estimate is consistent whatever the search found, and a parameter
+   the data do not inform comes back with its prior. The effective sample size of the
+   weights says how much the draws are worth. Evaluated draws are kept in the same journal,
+   so this phase resumes too.
 
 The forecast (``forecast``) and the folder (``store``) are separate modules.
 """
@@ -33,12 +34,18 @@ from .observed import Series
 
 SEARCH_STUDY = "search"
 POSTERIOR_STUDY = "posterior"
-#: the share of draws taken from the prior (the rest from the normal around the best trials)
-PRIOR_SHARE = 0.5
-#: the search's best trials the proposal's normal is fitted to: this share of them ...
+#: the share of every round's draws taken from the prior: it bounds every weight at
+#: 1 / PRIOR_SHARE times the likelihood ratio, whatever the normal part misses
+PRIOR_SHARE = 0.2
+#: the draws come in this many rounds, each proposal fitted to the draws before it
+ROUNDS = 3
+#: round 0's normal: fitted to this share of the search's best trials, covariance widened
 TOP_SHARE = 0.2
-#: ... and its covariance widened by this factor (the posterior may be wider than the best)
 WIDEN = 2.0
+#: later rounds: the weighted draws' covariance widened by this factor
+ROUND_WIDEN = 1.5
+#: the smallest standard deviation of a proposal's normal, in units of a parameter's range
+MIN_SD = 0.01
 #: keys of the random streams this module draws from (under the root seed)
 _SAMPLER_KEY, _DRAWS_KEY = 1, 2
 
@@ -159,7 +166,7 @@ def run_search(loaded: LoadedCalibration, series: list[Series], storage, budget:
 
 @dataclass(frozen=True)
 class Proposal:
-    """Half the prior (the unit cube), half a normal truncated to it."""
+    """A share PRIOR_SHARE of the prior (the unit cube), the rest a normal truncated to it."""
 
     mean: np.ndarray
     cov: np.ndarray
@@ -172,6 +179,20 @@ class Proposal:
     def from_dict(cls, d: dict) -> "Proposal":
         return cls(np.array(d["mean"]), np.array(d["cov"]), float(d["inside"]))
 
+    @classmethod
+    def fitted(cls, u: np.ndarray, weights: np.ndarray, widen: float,
+               rng: np.random.Generator) -> "Proposal":
+        """The normal of weighted points of the cube, its covariance widened and floored
+        (a floor keeps it from collapsing on one point)."""
+        d = u.shape[1]
+        mean = np.average(u, axis=0, weights=weights)
+        centred = u - mean
+        cov = (weights[:, None] * centred).T @ centred / weights.sum()
+        cov = cov * widen + np.eye(d) * MIN_SD ** 2
+        sample = rng.multivariate_normal(mean, cov, size=200_000)
+        inside = float(np.mean(np.all((sample >= 0) & (sample <= 1), axis=1)))
+        return cls(mean, cov, max(inside, 1e-6))
+
     def density(self, u: np.ndarray) -> np.ndarray:
         from scipy.stats import multivariate_normal
 
@@ -179,8 +200,7 @@ class Proposal:
         return PRIOR_SHARE + (1 - PRIOR_SHARE) * normal / self.inside
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        d = len(self.mean)
-        out = rng.random((n, d))
+        out = rng.random((n, len(self.mean)))
         from_normal = np.flatnonzero(rng.random(n) >= PRIOR_SHARE)
         filled = 0
         while filled < len(from_normal):
@@ -192,60 +212,76 @@ class Proposal:
         return out
 
 
-def fit_proposal(trials, params, rng: np.random.Generator) -> Proposal:
-    """The normal of the proposal: mean and covariance of the best search trials (unit
-    cube), widened; a floor on its variance keeps it from collapsing on one point."""
-    d = len(params)
+def _first_proposal(trials, params, rng) -> Proposal:
+    """Round 0: the normal of the search's best trials, widened (the posterior may be wider
+    than the best few trials)."""
     ranked = sorted(trials, key=lambda t: t.value, reverse=True)
-    top = ranked[:max(2 * d + 2, int(TOP_SHARE * len(ranked)))]
+    top = ranked[:max(2 * len(params) + 2, int(TOP_SHARE * len(ranked)))]
     u = np.array([[to_unit(p, t.params[p.path]) for p in params] for t in top])
-    mean = u.mean(axis=0)
-    cov = np.atleast_2d(np.cov(u.T)) * WIDEN if len(u) > 1 else np.zeros((d, d))
-    cov = cov + np.eye(d) * 0.05 ** 2
-    inside = float(np.mean(np.all((lambda x: (x >= 0) & (x <= 1))(
-        rng.multivariate_normal(mean, cov, size=200_000)), axis=1)))
-    return Proposal(mean, cov, max(inside, 1e-6))
+    return Proposal.fitted(u, np.ones(len(u)), WIDEN, rng)
+
+
+def mixture_log_density(proposals: list[Proposal], sizes: list[int], u: np.ndarray) -> np.ndarray:
+    """log of the rounds' proposals mixed in proportion to their draws (the balance
+    heuristic of multiple importance sampling: every draw is weighted against all of them)."""
+    total = sum(sizes)
+    return np.log(sum(n / total * q.density(u) for q, n in zip(proposals, sizes)))
 
 
 def run_posterior(loaded: LoadedCalibration, series: list[Series], storage, budget: Budget,
                   executor, batch: int = 1, progress: Callable[[int], None] | None = None,
                   name: str = POSTERIOR_STUDY):
-    """Evaluate the importance sampler's draws (resuming any already evaluated); returns
-    (unit draws, values per draw, log-likelihoods, log proposal densities). ``name`` is
-    the draws' study in the journal: one per trial budget, since the proposal is fitted
-    to the search's trials."""
+    """Evaluate the importance sampler's draws in ROUNDS (resuming any already evaluated);
+    returns (unit draws, values per draw, log-likelihoods, log proposal densities).
+
+    Round 0 draws around the search's best trials; each later round's normal is fitted to
+    the weighted draws so far, so the draws close in on the posterior. The weights use the
+    mixture of every round's proposal. Each round's proposal is kept in the journal
+    (``name``: one study per trial budget), so a resumed calibration draws the same points."""
     import optuna
 
     params = list(loaded.calibration.parameters)
     search = _study(storage, SEARCH_STUDY)
     study = _study(storage, name)
     _fail_abandoned(study)
-    if "proposal" not in study.user_attrs:
-        proposal = fit_proposal(_complete(search)[:budget.trials], params,
-                                _stream(budget.root_seed, _DRAWS_KEY, 0))
-        study.set_user_attr("proposal", proposal.as_dict())
-    proposal = Proposal.from_dict(study.user_attrs["proposal"])
-    units = proposal.sample(budget.draws, _stream(budget.root_seed, _DRAWS_KEY, 1))
-    values = [from_unit(params, u) for u in units]
     dists = distributions(params)
     outputs = simulated_outputs(series)
-    logliks = np.full(budget.draws, np.nan)
-    for t in _complete(study):
-        logliks[t.user_attrs["draw"]] = t.value
-    todo = [j for j in range(budget.draws) if np.isnan(logliks[j])]
-    if progress is not None and budget.draws - len(todo):
-        progress(budget.draws - len(todo))
-    for start in range(0, len(todo), batch):
-        tasks = [(j, (loaded.variant(values[j], budget.horizon), budget.seeds,
-                      budget.root_seed, outputs)) for j in todo[start:start + batch]]
-        for j, curves in executor.imap(evaluate, tasks):
-            logliks[j] = loglik(series, means_of(curves))
-            study.add_trial(optuna.trial.create_trial(
-                params=values[j], distributions=dists, value=float(logliks[j]),
-                user_attrs={"draw": j}))
-            if progress is not None:
-                progress(1)
-    return units, values, logliks, np.log(proposal.density(units))
+    done = {t.user_attrs["draw"]: t.value for t in _complete(study)}
+    if progress is not None and done:
+        progress(len(done))
+    sizes = [len(r) for r in np.array_split(np.arange(budget.draws), ROUNDS)]
+    proposals, units, logliks = [], np.zeros((0, len(params))), np.zeros(0)
+    for r, size in enumerate(sizes):
+        key = f"proposal-{r}"
+        if key not in study.user_attrs:
+            rng = _stream(budget.root_seed, _DRAWS_KEY, 0, r)
+            if r == 0:
+                proposal = _first_proposal(_complete(search)[:budget.trials], params, rng)
+            else:
+                weights = importance_weights(logliks, mixture_log_density(
+                    proposals, sizes[:r], units))
+                proposal = Proposal.fitted(units, weights, ROUND_WIDEN, rng)
+            study.set_user_attr(key, proposal.as_dict())
+        proposals.append(Proposal.from_dict(study.user_attrs[key]))
+        drawn = proposals[-1].sample(size, _stream(budget.root_seed, _DRAWS_KEY, 1, r))
+        first = len(units)
+        values = [from_unit(params, u) for u in drawn]
+        found = np.array([done.get(first + i, np.nan) for i in range(size)])
+        todo = [i for i in range(size) if np.isnan(found[i])]
+        for start in range(0, len(todo), batch):
+            tasks = [(i, (loaded.variant(values[i], budget.horizon), budget.seeds,
+                          budget.root_seed, outputs)) for i in todo[start:start + batch]]
+            for i, curves in executor.imap(evaluate, tasks):
+                found[i] = loglik(series, means_of(curves))
+                study.add_trial(optuna.trial.create_trial(
+                    params=values[i], distributions=dists, value=float(found[i]),
+                    user_attrs={"draw": first + i}))
+                if progress is not None:
+                    progress(1)
+        units = np.vstack([units, drawn])
+        logliks = np.concatenate([logliks, found])
+    values = [from_unit(params, u) for u in units]
+    return units, values, logliks, mixture_log_density(proposals, sizes, units)
 
 
 def importance_weights(logliks: np.ndarray, log_proposal: np.ndarray) -> np.ndarray:
