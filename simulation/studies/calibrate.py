@@ -80,7 +80,7 @@ def distributions(parameters) -> dict:
             for p in parameters}
 
 
-def _stream(root_seed: int, key: int, *more: int) -> np.random.Generator:
+def random_stream(root_seed: int, key: int, *more: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(key, *more)))
 
 
@@ -104,7 +104,7 @@ def _study(storage, name: str):
                                load_if_exists=True)
 
 
-def _complete(study) -> list:
+def complete_trials(study) -> list:
     from optuna.trial import TrialState
 
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -144,11 +144,11 @@ def run_search(loaded: LoadedCalibration, series: list[Series], storage, budget:
     params = list(loaded.calibration.parameters)
     dists = distributions(params)
     outputs = simulated_outputs(series)
-    done = len(_complete(study))
+    done = len(complete_trials(study))
     if progress is not None and done:
         progress(min(done, budget.trials))
     while done < budget.trials:
-        seed = int(_stream(budget.root_seed, _SAMPLER_KEY, done).integers(2**31))
+        seed = int(random_stream(budget.root_seed, _SAMPLER_KEY, done).integers(2**31))
         study.sampler = TPESampler(seed=seed, multivariate=True, constant_liar=True,
                                    n_startup_trials=min(10, max(1, budget.trials // 4)))
         asked = [study.ask(dists) for _ in range(min(batch, budget.trials - done))]
@@ -246,7 +246,7 @@ def run_posterior(loaded: LoadedCalibration, series: list[Series], storage, budg
     _fail_abandoned(study)
     dists = distributions(params)
     outputs = simulated_outputs(series)
-    done = {t.user_attrs["draw"]: t.value for t in _complete(study)}
+    done = {t.user_attrs["draw"]: t.value for t in complete_trials(study)}
     if progress is not None and done:
         progress(len(done))
     sizes = [len(r) for r in np.array_split(np.arange(budget.draws), ROUNDS)]
@@ -254,16 +254,16 @@ def run_posterior(loaded: LoadedCalibration, series: list[Series], storage, budg
     for r, size in enumerate(sizes):
         key = f"proposal-{r}"
         if key not in study.user_attrs:
-            rng = _stream(budget.root_seed, _DRAWS_KEY, 0, r)
+            rng = random_stream(budget.root_seed, _DRAWS_KEY, 0, r)
             if r == 0:
-                proposal = _first_proposal(_complete(search)[:budget.trials], params, rng)
+                proposal = _first_proposal(complete_trials(search)[:budget.trials], params, rng)
             else:
                 weights = importance_weights(logliks, mixture_log_density(
                     proposals, sizes[:r], units))
                 proposal = Proposal.fitted(units, weights, ROUND_WIDEN, rng)
             study.set_user_attr(key, proposal.as_dict())
         proposals.append(Proposal.from_dict(study.user_attrs[key]))
-        drawn = proposals[-1].sample(size, _stream(budget.root_seed, _DRAWS_KEY, 1, r))
+        drawn = proposals[-1].sample(size, random_stream(budget.root_seed, _DRAWS_KEY, 1, r))
         first = len(units)
         values = [from_unit(params, u) for u in drawn]
         found = np.array([done.get(first + i, np.nan) for i in range(size)])

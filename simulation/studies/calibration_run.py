@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import store
 from ..executors import InProcess
 from ..manifest import build_manifest
 from ..scenario import MAX_HORIZON, ScenarioError
-from .. import store
-from .calibrate import (POSTERIOR_STUDY, SEARCH_STUDY, Budget, _complete, _stream,
+from .calibrate import (POSTERIOR_STUDY, Budget, complete_trials, random_stream,
                         credible_intervals, effective_sample_size, evaluate,
                         importance_weights, means_of, open_storage, resample, run_posterior,
                         run_search)
@@ -85,7 +85,7 @@ def run_calibration(loaded: LoadedCalibration, folder: Path, *,
         loaded, fitted, storage, budget, executor, batch, told("posterior", budget.draws),
         name=f"{POSTERIOR_STUDY}-{budget.trials}")
     weights = importance_weights(logliks, log_q)
-    copies = resample(weights, cal.forecast_draws, _stream(cal.root_seed, _FORECAST_KEY))
+    copies = resample(weights, cal.forecast_draws, random_stream(cal.root_seed, _FORECAST_KEY))
 
     # the forecast: the picked draws, and the base scenario ("before"), to forecast_to
     outputs = sorted({reported_output(s) for s in series})
@@ -104,7 +104,7 @@ def run_calibration(loaded: LoadedCalibration, folder: Path, *,
 
     # the best point evaluated (a search trial or a posterior draw), run over every week
     # observed, fitted and held out
-    trials = _complete(search)[:budget.trials]
+    trials = complete_trials(search)[:budget.trials]
     candidates = [(t.value, dict(t.params)) for t in trials] + list(zip(logliks, values))
     best_loglik, best_values = max(candidates, key=lambda c: c[0])
     best_curves = evaluate(loaded.variant(best_values, last_observed), cal.seeds,
