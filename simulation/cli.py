@@ -256,10 +256,22 @@ def scenarios():
               help="When --set changes the cohort, scale the company with it.")
 def validate(scenario, overrides, scale_company):
     """Check a scenario or study file: prints OK, or one line per problem (exit 2)."""
-    from .scenario import is_study, read_toml
+    from .scenario import is_calibration, is_study, read_toml
 
     path = resolve_path(scenario)
-    if is_study(read_toml(path)):
+    data = read_toml(path)
+    if is_calibration(data):
+        from .studies.calibration_file import load_calibration
+        from .studies.observed import read_observed
+
+        loaded = load_calibration(path)
+        series = read_observed(loaded)
+        click.echo(f"OK: {path} (calibration: {len(loaded.paths)} parameters, "
+                   f"{sum(len(s.weeks) for s in series)} observations in {len(series)} "
+                   f"series, {loaded.calibration.trials} trials x "
+                   f"{loaded.calibration.seeds} seeds)")
+        return
+    if is_study(data):
         from .study import load_study
 
         loaded = load_study(path)

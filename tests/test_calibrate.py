@@ -352,3 +352,13 @@ def test_compare_in_posterior_worlds_says_which_spread_is_which(calibrated, tmp_
                           timeout=240).stdout
     assert "what the observed data leave uncertain" in text
     assert "the simulated customers' randomness" in text
+
+
+def test_validate_reads_a_calibration_file_and_run_refuses_it():
+    example = ROOT / "scenarios" / "calibration" / "example.toml"
+    ok = subprocess.run([CXSIM, "validate", str(example)], capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and "calibration: 3 parameters" in ok.stdout, ok.stderr
+    refused = subprocess.run([CXSIM, "run", str(example)], capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "cxsim calibrate" in refused.stderr

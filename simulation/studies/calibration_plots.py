@@ -39,12 +39,13 @@ def fit_figure(forecast: pd.DataFrame, manifest: dict):
             ax.plot(held["week"], held["observed"], "o", ms=3, mfc="none", color="tab:red",
                     label="observed (held out)")
         if holdout is not None:
-            ax.axvline(holdout, color="tab:red", lw=0.8, ls=":")
+            ax.axvline(holdout, color="tab:red", lw=0.8, ls=":",
+                       label=f"fitted up to week {holdout}")
         ax.set_xlabel("week")
         ax.set_ylabel(_axis_label(rows["output"].iloc[0]))
         ax.set_title(f"{name}: observed against the model before and after calibration",
                      fontsize=10)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="best", framealpha=0.6)
     fig.tight_layout()
     return fig
 
