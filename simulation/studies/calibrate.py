@@ -110,14 +110,12 @@ def complete_trials(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
-def _fail_abandoned(study) -> int:
+def _fail_abandoned(study) -> None:
     """Trials left running by a killed process are marked failed (never counted)."""
     from optuna.trial import TrialState
 
-    abandoned = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in abandoned:
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)
-    return len(abandoned)
 
 
 # ----------------------------------------------------------------------------- search
