@@ -362,3 +362,20 @@ def test_validate_reads_a_calibration_file_and_run_refuses_it():
     refused = subprocess.run([CXSIM, "run", str(example)], capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and "cxsim calibrate" in refused.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--holdout-after", "0"], "--holdout-after 0: no observation at or before"),
+    (["--holdout-after", "52"], "--holdout-after 52: no observation after"),
+    (["--forecast-to", "30"], "--forecast-to 30: must be from the last observed week (52)"),
+])
+def test_holdout_and_forecast_weeks_are_checked_before_anything_runs(tmp_path, args,
+                                                                     expected):
+    path = _bad(tmp_path)
+    out = tmp_path / "out"
+    result = subprocess.run([CXSIM, "calibrate", str(path), "--out", str(out), *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert expected in result.stderr
+    assert not out.exists()
