@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test study-ci findings bench bench-robust reference mutation clean
+.PHONY: demo test study-ci findings bench bench-robust reference mutation clean calibrate-example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ CI_OUT := results/ci-$(shell date +%Y%m%d-%H%M%S)
 study-ci: $(STAMP)
 	$(BIN)/cxsim check scenarios/ci_metamorphic.toml --out $(CI_OUT)/metamorphic
 	$(BIN)/cxsim check scenarios/ci_headline.toml --out $(CI_OUT)/headline
+
+# The bundled calibration (scenarios/calibration/, README "Bring your own data"): fits the
+# baseline to the first two years of a cohort's retention and contacts, forecasts the third
+# and reports the forecast's error on it. A few minutes on two cores.
+calibrate-example: $(STAMP)
+	$(BIN)/cxsim calibrate scenarios/calibration/example.toml --holdout-after 104 \
+		--out results/calibrate-example-$(shell date +%Y%m%d-%H%M%S)
 
 # Regenerates docs/findings.md and its figures from every study in scenarios/.
 findings: $(STAMP)

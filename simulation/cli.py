@@ -256,7 +256,7 @@ def scenarios():
               help="When --set changes the cohort, scale the company with it.")
 def validate(scenario, overrides, scale_company):
     """Check a scenario or study file: prints OK, or one line per problem (exit 2)."""
-    from .scenario import is_study, read_toml
+    from .scenario import is_calibration, is_study, read_toml
     from .studies.robust_file import is_robust_study
 
     path = resolve_path(scenario)
@@ -269,6 +269,17 @@ def validate(scenario, overrides, scale_company):
         click.echo(f"OK: {path} (robust study: {r.design.worlds} worlds x {len(r.policies)} "
                    f"policies x {r.seeds} seeds, {len(r.uncertainties)} uncertainties, "
                    f"{r.design.kind} design{', adaptive seeds' if r.adaptive else ''})")
+        return
+    if is_calibration(data):
+        from .studies.calibration_file import load_calibration
+        from .studies.observed import read_observed
+
+        loaded = load_calibration(path)
+        series = read_observed(loaded)
+        click.echo(f"OK: {path} (calibration: {len(loaded.paths)} parameters, "
+                   f"{sum(len(s.weeks) for s in series)} observations in {len(series)} "
+                   f"series, {loaded.calibration.trials} trials x "
+                   f"{loaded.calibration.seeds} seeds)")
         return
     if is_study(data):
         from .study import load_study
@@ -315,11 +326,18 @@ def run(scenario, overrides, steps, scale_company, root_seed, engine, out, as_js
 @run_options
 @click.option("--strategies", default="none,reactive,proactive,balanced", show_default=True,
               help="Comma-separated strategies (names or mix=0..1); the first is the reference.")
-@click.option("--seeds", type=click.IntRange(2, MAX_SEEDS), default=1000, show_default=True)
+@click.option("--seeds", type=click.IntRange(2, MAX_SEEDS), default=None,
+              help="Seeds (default 1000; with --posterior, seeds in each world, default 50).")
+@click.option("--posterior", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A `cxsim calibrate` folder: compare in worlds drawn from its posterior.")
+@click.option("--draws", type=click.IntRange(2, 10_000), default=20, show_default=True,
+              help="With --posterior: the number of worlds (posterior draws).")
 @diagnostics_options
 def compare(scenario, overrides, steps, scale_company, root_seed, engine, out, as_json,
-            strategies, seeds, diagnostics, diagnostics_sample, diagnostics_max_rows):
-    """Compare strategies at equal budget, seed by seed (common random numbers)."""
+            strategies, seeds, posterior, draws, diagnostics, diagnostics_sample,
+            diagnostics_max_rows):
+    """Compare strategies at equal budget, seed by seed (common random numbers); with
+    --posterior, in worlds drawn from a calibration's posterior."""
     options = _diagnostics(diagnostics, diagnostics_sample, diagnostics_max_rows)
     sc = _load(scenario, overrides, steps, scale_company)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
@@ -328,6 +346,13 @@ def compare(scenario, overrides, steps, scale_company, root_seed, engine, out, a
     variants = [sc.with_strategy(name, source="--strategies") for name in names]
     folder = _out_folder(out, scenario, "compare")
     _warn(sc)
+    if posterior is not None:
+        if options is not None:
+            raise click.UsageError("--diagnostics: not with --posterior")
+        _compare_in_worlds(sc, names, posterior, draws, seeds or 50, root_seed, engine,
+                           folder, as_json)
+        return
+    seeds = seeds or 1000
     results = _simulate(variants, seeds, root_seed, engine, diagnostics=options)
     _write(results, folder)
     _tell(results, folder, as_json, with_differences=True, company=_company(sc))
@@ -373,6 +398,45 @@ def dashboard(scenario, port, host):
         except subprocess.TimeoutExpired:
             server.kill()
         raise
+
+
+def _compare_in_worlds(sc, names, posterior, draws, seeds, root_seed, engine, folder,
+                       as_json):
+    from .studies.posterior_worlds import (DATA_LEVEL, compare_in_worlds, posterior_worlds,
+                                 world_variants)
+
+    worlds, params = posterior_worlds(posterior, draws)
+    variants, labels = world_variants(sc, names, worlds, params, f"--posterior {posterior}")
+    progress, advance = _progress(len(variants) * seeds, f"simulating ({engine})")
+    from .simulate import simulate
+
+    with progress:
+        results = simulate(variants, seeds=seeds, root_seed=root_seed, engine=engine,
+                           labels=labels, progress=advance)
+    results.manifest["posterior"] = {"folder": str(posterior), "worlds": worlds}
+    results.save(folder)
+    table = compare_in_worlds(results.summary(), names, len(worlds), HEADLINE)
+    if as_json:
+        click.echo(json.dumps({"worlds": len(worlds), "seeds": seeds, "results": str(folder),
+                               "table": table.to_dict(orient="records")}, indent=2))
+        return
+    click.echo(f"{len(worlds)} worlds drawn from the posterior of {posterior} x {seeds} seeds "
+               f"each, horizon {sc.horizon} weeks. data: {DATA_LEVEL:.0%} interval of the "
+               "world means (what the observed data leave uncertain); seeds: ± the 95% CI "
+               "half-width of a world's mean (the simulated customers' randomness)")
+    for name, group in table.groupby("strategy", sort=False):
+        click.echo(f"\n  {name}")
+        for row in group.itertuples():
+            text = (f"    {row.output:<16} {number(row.mean):>10}  data "
+                    f"[{number(row.data_low)}, {number(row.data_high)}]  seeds "
+                    f"±{number(row.seeds_half_width)}")
+            if name != names[0]:
+                text += (f"   vs {names[0]}: {number(row.diff)} data "
+                         f"[{number(row.diff_data_low)}, {number(row.diff_data_high)}] seeds "
+                         f"±{number(row.diff_seeds_half_width)}; above in "
+                         f"{int(row.worlds_above)} of {len(worlds)} worlds")
+            click.echo(text)
+    click.echo(f"\nresults: {folder}")
 
 
 # ------------------------------------------------------------------------------ studies
@@ -446,6 +510,95 @@ def _write_study_figures(folder: Path) -> None:
     res = load_results(folder)
     for name, fig in plots.study_figures(res):
         plots.save(fig, folder / f"{name}.png")
+
+
+@main.command()
+@click.argument("calibration_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (default: results/<file>-calibrate-<time>).")
+@click.option("--trials", type=click.IntRange(1, 100_000), default=None,
+              help="Search trials (overrides the file's trials).")
+@click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None,
+              help="Seeds averaged in every trial (overrides the file's seeds).")
+@click.option("--holdout-after", type=click.IntRange(0, MAX_HORIZON), default=None,
+              metavar="WEEK", help="Fit the observations up to WEEK; report the forecast's "
+                                   "error on the rest.")
+@click.option("--forecast-to", type=click.IntRange(1, MAX_HORIZON), default=None,
+              metavar="WEEK", help="Project the observed outputs to WEEK (default: the "
+                                   "scenario's horizon or the last observed week).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Evaluate N trials at once on a local Dask cluster of N workers.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted calibration in --out.")
+def calibrate(calibration_file, out, trials, seeds, holdout_after, forecast_to, workers,
+              resume):
+    """Fit scenario parameters to observed data (Optuna search, then a posterior by
+    importance sampling), with a forecast and figures."""
+    from .executors import make_executor
+    from .studies.calibration_file import load_calibration
+    from .studies.calibration_run import LOW_ESS, run_calibration
+
+    loaded = load_calibration(calibration_file, trials=trials, seeds=seeds)
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out (the folder to continue)")
+    folder = out if resume else _out_folder(out, str(calibration_file), "calibrate")
+    cal = loaded.calibration
+    progress, advance = _phase_progress()
+    try:
+        with progress, make_executor(None, workers) as executor:
+            manifest = run_calibration(loaded, folder, holdout_after=holdout_after,
+                                       forecast_to=forecast_to, resume=resume,
+                                       executor=executor, batch=workers or 1,
+                                       progress=advance)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the trials and draws done are kept in {folder}; continue "
+                   f"with: cxsim calibrate {calibration_file} --out {folder} --resume",
+                   err=True)
+        sys.exit(130)
+    _write_calibration_figures(folder)
+    post = manifest["posterior"]
+    click.echo(f"search: {cal.trials} trials x {cal.seeds} seeds; posterior: {post['draws']} "
+               f"draws by importance sampling, effective sample size "
+               f"{post['effective_sample_size']:.0f}")
+    if post["effective_sample_size"] < LOW_ESS:
+        click.echo(f"warning: an effective sample size under {LOW_ESS} makes the intervals "
+                   "rough; raise posterior_draws (or trials, which centre the draws)", err=True)
+    click.echo(f"log-likelihood of the observations: before {manifest['loglik']['before']:.1f}"
+               f", best {manifest['loglik']['best']:.1f}")
+    click.echo(f"  {'parameter':<32} {'best':>10} {'mean':>10}   90% credible interval"
+               "   (prior's 90%)")
+    for path, iv in post["intervals"].items():
+        wide = (iv["high"] - iv["low"]) >= 0.8 * (iv["prior_high"] - iv["prior_low"])
+        click.echo(f"  {path:<32} {number(manifest['best'][path]):>10} {number(iv['mean']):>10}"
+                   f"   [{number(iv['low'])}, {number(iv['high'])}]   "
+                   f"([{number(iv['prior_low'])}, {number(iv['prior_high'])}])"
+                   + ("  the data say little about it" if wide else ""))
+    for h in manifest["holdout"] or []:
+        click.echo(f"held out after week {holdout_after}: {h['series']}: mean absolute error "
+                   f"{number(h['mean_abs_error'])} (base scenario {number(h['before_mean_abs_error'])}"
+                   f"), {h['inside_band']:.0%} of {h['observations']} observations inside the "
+                   "90% band")
+    click.echo(f"results: {folder} (best.toml, posterior.parquet, forecast.parquet, fit.png, "
+               "parameters.png, search.png)")
+
+
+def _phase_progress():
+    """A progress bar that follows the calibration's phases (search, posterior, forecast)."""
+    progress, _ = _progress(1, "calibrating")
+    task = progress.tasks[0].id
+
+    def advance(phase: str, done: int, total: int):
+        progress.update(task, description=phase, completed=done, total=total)
+    return progress, advance
+
+
+def _write_calibration_figures(folder: Path) -> None:
+    from .plots import save
+    from .store import read_calibration_folder
+    from .studies.calibration_plots import calibration_figures
+
+    manifest, tables = read_calibration_folder(folder)
+    for name, fig in calibration_figures(tables, manifest):
+        save(fig, folder / f"{name}.png")
 
 
 @main.command()

@@ -832,6 +832,10 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *,
         raise ScenarioError([f"{path}: this is a study file (it varies parameters); run it with "
                              "cxsim sweep (cxsim robust for uncertainties and policies), or "
                              "validate it with cxsim validate"])
+    if is_calibration(data):
+        raise ScenarioError([f"{path}: this is a calibration file (it fits parameters to "
+                             "observed data); run it with cxsim calibrate, or validate it with "
+                             "cxsim validate"])
     as_written = scenario_problems(data, str(path))
     if not as_written:
         data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
@@ -898,8 +902,13 @@ def resolve_path(name_or_path: str | Path) -> Path:
 def is_study(data: dict) -> bool:
     """A study file names a base scenario and the parameters it varies (or, a robust study,
     its uncertainties and policies)."""
-    return "scenario" in data and any(key in data for key in ("parameters", "uncertainties",
-                                                                "policies"))
+    return ("scenario" in data and not is_calibration(data)
+            and any(key in data for key in ("parameters", "uncertainties", "policies")))
+
+
+def is_calibration(data: dict) -> bool:
+    """A calibration file names a base scenario, observed data and parameters to fit."""
+    return "scenario" in data and "observed" in data
 
 
 def bundled_scenarios() -> list[tuple[str, str, str]]:
@@ -908,7 +917,8 @@ def bundled_scenarios() -> list[tuple[str, str, str]]:
     for path in sorted(BUNDLED.glob("*.toml")):
         try:
             data = read_toml(path)
-            kind = "study" if is_study(data) else "scenario"
+            kind = "study" if is_study(data) else "calibration" if is_calibration(data) \
+                else "scenario"
             description = str(data.get("description", ""))
         except ScenarioError as exc:
             kind, description = "?", f"(unreadable: {exc.problems[0]})"

@@ -1,6 +1,7 @@
 """Results folders: the one place that writes them, reads them and checks what it reads.
 
-Two kinds of folder, told apart by ``kind`` in ``manifest.json``::
+Three kinds of folder, told apart by ``kind`` in ``manifest.json`` (the third,
+``cxsim-calibration``, is written by ``cxsim calibrate``: see "calibration folders" below)::
 
     cxsim-results (run, compare)       cxsim-study (sweep)
       manifest.json                      manifest.json
@@ -39,6 +40,7 @@ from .study import LoadedStudy, Study, study_fingerprint
 
 RESULTS_KIND = "cxsim-results"
 STUDY_KIND = "cxsim-study"
+CALIBRATION_KIND = "cxsim-calibration"
 MANIFEST = "manifest.json"
 POINTS = "points.parquet"
 
@@ -189,8 +191,10 @@ def _check_manifest(path: Path, m: dict) -> None:
     for name, record in m["files"].items():
         if not _is_record(record):
             fail(f"files.{_short(name)}", "expected columns, rows and sha256")
-    if m["kind"] == RESULTS_KIND:
-        for name in ("steps.parquet", "runs.parquet"):
+    if m["kind"] in (RESULTS_KIND, CALIBRATION_KIND):
+        needed = ("steps.parquet", "runs.parquet") if m["kind"] == RESULTS_KIND \
+            else tuple(filename for _, filename in CALIBRATION_TABLES)
+        for name in needed:
             if name not in m["files"]:
                 fail("files", f"expected a record of {name}")
         return
@@ -448,3 +452,69 @@ class StudyStore:
         steps_frame = pd.concat(steps, ignore_index=True).sort_values(["point", "seed", "step"])
         return points, runs_frame.reset_index(drop=True), steps_frame.reset_index(drop=True), \
             manifest
+
+
+# ------------------------------------------------------------------- calibration folders
+#
+#   manifest.json       written last, when the calibration is complete
+#   calibration.json    the plan, written first: what --resume must find unchanged
+#   search.journal      Optuna's journal of every trial and posterior draw (appended to)
+#   best.toml           the scenario with the best values found (its sha256 in the manifest)
+#   posterior.parquet, forecast.parquet, fit.parquet, trials.parquet
+
+CALIBRATION_PLAN = "calibration.json"
+SEARCH_JOURNAL = "search.journal"
+BEST_SCENARIO = "best.toml"
+#: the tables of a calibration folder: (name, file)
+CALIBRATION_TABLES = (("posterior", "posterior.parquet"), ("forecast", "forecast.parquet"),
+                      ("fit", "fit.parquet"), ("trials", "trials.parquet"))
+
+
+def start_calibration_folder(folder: Path, plan: dict, resume: bool) -> None:
+    """Create a calibration's folder with its plan, or (``resume``) check that the folder
+    holds the same calibration: the plan's fingerprint covers the calibration file (its
+    trial budget aside), the base scenario, the observed data and the held-out weeks."""
+    folder = Path(folder)
+    path = folder / CALIBRATION_PLAN
+    if not resume:
+        if folder.exists() and any(folder.iterdir()):
+            raise ResultsError(f"{folder}: folder exists and is not empty; use --resume to "
+                               "continue it or choose a new --out")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(plan, indent=2))
+        return
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing; not a calibration folder to resume")
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: corrupt JSON ({exc.__class__.__name__}); a damaged "
+                           "folder") from None
+    if not isinstance(found, dict) or found.get("fingerprint") != plan["fingerprint"]:
+        raise ResultsError(f"{path}: fingerprint: this folder holds a different calibration "
+                           "(file, scenario, observed data, seeds or --holdout-after changed); "
+                           "resume needs the same one")
+
+
+def write_calibration_folder(folder: Path, tables: dict[str, pd.DataFrame], best_toml: str,
+                             manifest: dict) -> dict:
+    """Write a calibration's results (tables and best.toml first, the manifest with their
+    records last). Returns the manifest as written."""
+    folder = Path(folder)
+    files = {filename: write_table(tables[name], folder / filename)
+             for name, filename in CALIBRATION_TABLES}
+    write_text(folder / BEST_SCENARIO, best_toml)
+    manifest = {**manifest, "files": files,
+                "best_scenario": {"file": BEST_SCENARIO,
+                                  "sha256": _sha256(folder / BEST_SCENARIO)}}
+    write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
+    return manifest
+
+
+def read_calibration_folder(folder: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """(manifest, tables) of a complete calibration folder, every table checked."""
+    folder = Path(folder)
+    manifest = read_manifest(folder, kinds=(CALIBRATION_KIND,))
+    tables = {name: read_table(folder / filename, manifest["files"][filename])
+              for name, filename in CALIBRATION_TABLES}
+    return manifest, tables
