@@ -5,8 +5,11 @@ of ``sweep`` use these, so a figure in one place is the figure in the other.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from .decision_metrics import decision_table
 from .numbers import interval, narrowing_words, number
 from .results import INTERVAL_METHOD, OUTPUT_RANGE, Results, StudyResults, compare_runs, \
     mean_interval
@@ -162,3 +165,37 @@ def varied_table(res: StudyResults) -> pd.DataFrame:
                      "(the base scenario with that strategy, one more point)"})
     return pd.DataFrame(rows)
 
+
+
+def decision_metrics(res: Results | StudyResults) -> tuple[pd.DataFrame, str]:
+    """The decision metrics of every variant against the reference (``decision_metrics``),
+    with the payback week when the weekly profit was kept."""
+    runs, _, reference = labelled_runs(res)
+    steps = res.steps
+    if "profit" not in steps.columns:
+        steps = None
+    elif isinstance(res, StudyResults):
+        steps = steps.assign(variant=steps["point"].map(res.point_labels()))
+    return decision_table(runs, reference, steps=steps), reference
+
+
+def decision_words(table: pd.DataFrame) -> pd.DataFrame:
+    """The decision metrics as a report's table: mean [95% CI over seeds]."""
+    rows = []
+    for row in table.itertuples():
+        words = {"strategy": row.variant,
+                 "incremental profit": interval(row.incremental_profit, row.incremental_profit_low,
+                                                row.incremental_profit_high, signed=True),
+                 "incremental NPV": interval(row.incremental_npv, row.incremental_npv_low,
+                                             row.incremental_npv_high, signed=True),
+                 "extra CX spend": number(row.incremental_spend),
+                 "return on the extra spend": interval(row.return_on_spend,
+                                                       row.return_on_spend_low,
+                                                       row.return_on_spend_high)}
+        if "payback_week" in table.columns:
+            paid = math.isfinite(row.payback_week)
+            words["payback week (mean)"] = number(row.payback_week) if paid \
+                else "not by the horizon"
+            words["seeds paid back"] = f"{row.paid_back_share:.0%}"
+        rows.append(words)
+    return pd.DataFrame(rows)

@@ -196,6 +196,14 @@ def _summary_json(results: Results) -> dict:
             | ({"diff": float(row.diff), "diff_low": float(row.diff_low),
                 "diff_high": float(row.diff_high)} if label != results.labels[0] else {})
             for row in group.itertuples()}
+    if len(results.labels) > 1:
+        from .answers import decision_metrics
+
+        table, reference = decision_metrics(results)
+        out["decision_metrics"] = {"reference": reference, "variants": {
+            row["variant"]: {k: (None if v != v else float(v)) for k, v in row.items()
+                             if k not in ("variant", "reference")}
+            for row in table.to_dict("records")}}
     return out
 
 
@@ -218,6 +226,22 @@ def _print_table(results: Results, with_differences: bool) -> None:
                          f"{interval(row.diff, row.diff_low, row.diff_high, signed=True)} "
                          f"({narrowing_words(row.narrowing)})")
             click.echo(text)
+    if with_differences:
+        _print_decisions(results)
+
+
+def _print_decisions(results: Results) -> None:
+    from .answers import decision_metrics, decision_words
+
+    table, reference = decision_metrics(results)
+    click.echo(f"\n  decision metrics against {reference}, over the {int(results.steps['step'].max())}"
+               " weeks (paired by seed; return on spend = (extra revenue - extra other cost) / "
+               "extra spend):")
+    for row in decision_words(table).to_dict("records"):
+        strategy = row.pop("strategy")
+        click.echo(f"\n  {strategy}")
+        for name, value in row.items():
+            click.echo(f"    {name:<26} {value}")
 
 
 def _tell(results: Results, folder: Path, as_json: bool, with_differences: bool,

@@ -157,6 +157,9 @@ STEP_COLUMNS = (
  O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE, O_FAILURES,
  O_SPEND, O_PHASE, O_TRIGGERS) = range(29)
 N_OUT = 29
+#: per-run totals over the weeks lived (``results.run_summary``), beside the horizon's row
+RUN_TOTALS = ("profit_total", "profit_npv", "cost_total", "spend_total", "revenue_total",
+              "profit_per_cost", "clv")
 # ------------------------------------------------------- per-customer events (columns)
 # join and churn in weeks from week 0 (negative: before it, in a warm start's burn-in)
 EV_JOIN, EV_CHURN, EV_SEGMENT, EV_REFERRED = range(4)
