@@ -322,3 +322,28 @@ def sensitivity_figure(table, kind: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def allocation_figure(summary: dict):
+    """The optimiser's winning split of the budget beside the named strategies' (one bar
+    group per lever; a phased winner shows each phase)."""
+    from .scenario import LEVERS
+
+    strategy = summary["winner"]["strategy"]
+    phases = strategy.get("phases") or [strategy]
+    bars = {(f"optimised, from week {p['start']}" if len(phases) > 1 else "optimised"):
+            p["allocation"] for p in phases}
+    bars |= {name: shares for name, shares in summary["named_allocations"].items()
+             if sum(shares.values()) > 0}
+    fig, ax = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
+    width = 0.8 / len(bars)
+    x = np.arange(len(LEVERS))
+    for k, (label, shares) in enumerate(bars.items()):
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, [shares.get(lever, 0.0) for lever in LEVERS],
+               width, label=label, hatch="//" if label.startswith("optimised") else None)
+    ax.set_xticks(x, [lever.replace("_", " ") for lever in LEVERS], rotation=30, ha="right")
+    ax.set_ylabel("share of the weekly budget")
+    ax.set_title(f"The optimiser's split of the budget ({summary['goal']['kind']}) "
+                 "beside the named strategies")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig

@@ -964,6 +964,9 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *,
     if is_study(data):
         raise ScenarioError([f"{path}: this is a study file (it varies parameters); run it with "
                              "cxsim sweep, or validate it with cxsim validate"])
+    if is_optimisation(data):
+        raise ScenarioError([f"{path}: this is an optimisation file (it searches strategies); "
+                             "run it with cxsim optimise, or validate it with cxsim validate"])
     as_written = scenario_problems(data, str(path))
     if not as_written:
         data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
@@ -1030,6 +1033,11 @@ def resolve_path(name_or_path: str | Path) -> Path:
 def is_study(data: dict) -> bool:
     """A study file names a base scenario and the parameters it varies."""
     return "scenario" in data and "parameters" in data
+
+
+def is_optimisation(data: dict) -> bool:
+    """An optimisation file names a base scenario and a search space."""
+    return "scenario" in data and "search" in data
 
 
 def bundled_scenarios() -> list[tuple[str, str, str]]:
