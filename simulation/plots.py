@@ -24,6 +24,7 @@ PANELS = {
     "effort": "mean accumulated effort",
     "contacts": "desk contacts per week",
     "cumulative_profit": "cumulative profit (currency)",
+    "trigger_share": "runs with a trigger active (share of seeds)",
 }
 
 
@@ -50,6 +51,8 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
     steps, labels = curves(res)
     if column == "cumulative_profit":
         steps = steps.assign(cumulative_profit=cumulative_profit(steps))
+    if column == "trigger_share":
+        steps = steps.assign(trigger_share=(steps["triggers"] > 0).astype(float))
     bands = step_bands(steps, column, kind)
     widest = 0.0
     for label in labels:
@@ -58,6 +61,7 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
         ax.fill_between(b["step"], b["low"], b["high"], step="post", alpha=0.25,
                         color=line.get_color())
         widest = max(widest, float((b["high"] - b["low"]).max()))
+        _mark_phase_switches(ax, steps[steps["variant"] == label], label, line.get_color())
     ax.set_xlabel("week")
     ax.set_ylabel(PANELS.get(column, column))
     ax.grid(alpha=0.3)
@@ -65,6 +69,19 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
         _money_axis(ax)
     low, high = ax.get_ylim()
     return widest > 0.01 * (high - low)
+
+
+def _mark_phase_switches(ax, steps, label: str, color) -> None:
+    """A dotted vertical line at each week a variant's strategy enters a new phase (the
+    phases are the same in every seed)."""
+    if "phase" not in steps.columns or steps.empty:
+        return
+    one = steps[steps["seed"] == steps["seed"].iloc[0]].sort_values("step")
+    phase = one["phase"].to_numpy()
+    weeks = one["step"].to_numpy()[np.flatnonzero(phase[1:] != phase[:-1]) + 1]
+    for k, week in enumerate(weeks):
+        ax.axvline(week, color=color, linestyle=":", linewidth=1.2,
+                   label=f"{label}: new phase" if k == 0 else None)
 
 
 def _legend_entries(ax, band_visible: bool, kind: str):
@@ -105,8 +122,12 @@ def retention_figure(res, kind: str = "ci"):
 
 def _panel_columns(steps) -> list[str]:
     """The outcome panels the per-step table can fill."""
-    return [c for c in ("nps", "satisfaction", "trust", "effort", "contacts", "cumulative_profit")
-            if (c if c != "cumulative_profit" else "profit") in steps.columns]
+    columns = [c for c in ("nps", "satisfaction", "trust", "effort", "contacts",
+                           "cumulative_profit")
+               if (c if c != "cumulative_profit" else "profit") in steps.columns]
+    if "triggers" in steps.columns and (steps["triggers"] > 0).any():
+        columns.append("trigger_share")
+    return columns
 
 
 def panels_figure(res, kind: str = "ci"):

@@ -165,7 +165,7 @@ _NON_NEGATIVE = (0.0, None)
 OUTPUT_RANGE = {
     "cohort_retention": _UNIT, "satisfaction": _UNIT, "trust": _UNIT, "expectation": _UNIT,
     "csat": _UNIT, "resolution_rate": _UNIT, "burnout": _UNIT, "mood": (-1.0, 1.0),
-    "nps": (-100.0, 100.0),
+    "nps": (-100.0, 100.0), "trigger_share": _UNIT,
     **{name: _NON_NEGATIVE for name in ("active", "cohort_active", "arrivals", "churned",
                                         "effort", "contacts", "served", "backlog", "wait",
                                         "caught", "self_served", "revenue", "cost",
