@@ -112,11 +112,14 @@ def strategy_words(scenario: dict, budget_varied: bool = False) -> list[str]:
     budget = ("the budget of its point (strategy.budget is varied)" if budget_varied
               else f"the same budget, {number(sc.strategy.budget)} a week,")
     return [
-        f"Every strategy spends {budget} on nine levers, except none, which spends nothing.",
+        f"Every strategy spends {budget} on the {len(LEVERS)} levers, except none, which "
+        "spends nothing.",
         f"reactive: the reactive camp's allocation, all on service after a problem "
         f"({shares(sc.camps.reactive)}).",
         f"proactive: the proactive camp's allocation, all on designing problems out "
         f"({shares(sc.camps.proactive)}).",
+        f"service: the service camp's allocation, serving well wherever people work "
+        f"({shares(sc.camps.service)}).",
         "mix=x (strategy.mix = x): a share 1 − x of the budget follows the reactive "
         "allocation and x the proactive one; balanced is mix 0.5.",
         f"The base scenario's strategy (where nothing else is said): {sc.strategy.label}.",

@@ -8,7 +8,51 @@ chunk recomputed after a lost worker gives the same numbers.
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from collections.abc import Callable, Iterator
+
+
+class RunCounter:
+    """Counts the runs done in each chunk, wherever the chunk runs, and advances a progress
+    callback by the runs not counted before: each run once, even when a chunk's reports
+    arrive late, out of order, or again from a retried chunk (its count restarts at 0 and
+    advances nothing until it passes what was counted)."""
+
+    def __init__(self, progress: Callable[[int], None] | None):
+        self.progress = progress
+        self.counted: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def update(self, chunk: int, done: int) -> None:
+        """Chunk ``chunk`` has ``done`` runs finished in all."""
+        with self.lock:
+            new = done - self.counted.get(chunk, 0)
+            if new <= 0 or self.progress is None:
+                return
+            self.counted[chunk] = done
+        self.progress(new)
+
+
+class ChunkProgress:
+    """A task's progress callback: ``simulate`` calls it with each batch of runs finished;
+    it passes on the chunk's running total (in this process straight to the counter, on a
+    Dask worker as an event the client receives)."""
+
+    def __init__(self, chunk: int, counter: RunCounter | None = None, topic: str | None = None):
+        self.chunk, self.counter, self.topic, self.done = chunk, counter, topic, 0
+
+    def __getstate__(self):  # shipped to a worker without the client-side counter
+        return {**self.__dict__, "counter": None}
+
+    def __call__(self, runs: int) -> None:
+        self.done += runs
+        if self.counter is not None:
+            self.counter.update(self.chunk, self.done)
+        else:
+            from distributed import get_worker
+
+            get_worker().log_event(self.topic, [self.chunk, self.done])
 
 
 class InProcess:
@@ -22,10 +66,13 @@ class InProcess:
     def __exit__(self, *exc):
         return False
 
-    def imap(self, fn: Callable, tasks: list[tuple]) -> Iterator[tuple[object, object]]:
-        """``tasks`` are (key, args) pairs; yields (key, fn(*args)) as each finishes."""
+    def imap(self, fn: Callable, tasks: list[tuple], counter: RunCounter | None = None
+             ) -> Iterator[tuple[object, object]]:
+        """``tasks`` are (chunk number, args) pairs; yields (chunk number, fn(*args,
+        progress=...)) as each finishes, the progress reported to ``counter``."""
         for key, args in tasks:
-            yield key, fn(*args)
+            progress = ChunkProgress(key, counter) if counter is not None else None
+            yield key, fn(*args, progress=progress)
 
     def describe(self) -> dict:
         import numba
@@ -87,17 +134,27 @@ class DaskExecutor:
             self.cluster.close()
         return False
 
-    def imap(self, fn: Callable, tasks: list[tuple]) -> Iterator[tuple[object, object]]:
-        """``tasks`` are (key, args) pairs; yields (key, fn(*args)) as each finishes."""
+    def imap(self, fn: Callable, tasks: list[tuple], counter: RunCounter | None = None
+             ) -> Iterator[tuple[object, object]]:
+        """``tasks`` are (chunk number, args) pairs; yields (chunk number, fn(*args,
+        progress=...)) as each finishes. Workers report progress as events on a topic of
+        this call's own, which the client passes to ``counter`` as they arrive."""
         from distributed import as_completed
 
-        futures = {self.client.submit(fn, *args, pure=False, retries=2): key
-                   for key, args in tasks}
+        topic = f"cxsim-progress-{uuid.uuid4().hex}"
+        if counter is not None:
+            self.client.subscribe_topic(topic, lambda event: counter.update(*event[1]))
+        futures = {self.client.submit(
+            fn, *args, pure=False, retries=2,
+            progress=ChunkProgress(key, topic=topic) if counter is not None else None): key
+            for key, args in tasks}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
         finally:
             self.client.cancel(list(futures))
+            if counter is not None:
+                self.client.unsubscribe_topic(topic)
 
     def describe(self) -> dict:
         info = self.client.scheduler_info()

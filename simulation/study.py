@@ -18,9 +18,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .scenario import (MAX_HORIZON, MAX_NAME, MAX_TEXT, Scenario, ScenarioError,
+from .scenario import (MAX_COHORT, MAX_HORIZON, MAX_NAME, MAX_TEXT, Scenario, ScenarioError,
                        apply_overrides, format_validation_error, load_scenario, read_toml,
-                       resolve_path)
+                       resolve_path, with_company_scaled)
 
 OUTPUT_DEFAULT = ("cohort_retention", "nps", "satisfaction", "trust", "effort", "contacts",
                   "profit")
@@ -115,6 +115,9 @@ class Study(_Strict):
     root_seed: Annotated[int, Field(ge=0, le=MAX_ROOT_SEED)] = 0
     outputs: list[str] = list(OUTPUT_DEFAULT)
     chunk_runs: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 500
+    # scale the company-wide amounts with the cohort (as --scale-company does), in the
+    # overrides and at every point that varies the cohort
+    scale_company: bool = False
     design: Design = Design()
     parameters: Annotated[list[Parameter], Field(min_length=1)]
     expectations: list[Expectation] = []
@@ -162,7 +165,8 @@ class LoadedStudy:
 
     def variant(self, index: int) -> Scenario:
         return point_variant(self.base, self.study.parameters, self.points[index],
-                             self.study.reference, f"{self.source}: point {index}")
+                             self.study.reference, f"{self.source}: point {index}",
+                             self.study.scale_company)
 
     def fingerprint(self) -> str:
         return study_fingerprint(self.study, self.base)
@@ -191,16 +195,22 @@ def reference_label(strategy: str) -> str:
 
 
 def point_variant(base: Scenario, parameters: list[Parameter], point: dict,
-                  reference: str | None, source: str) -> Scenario:
+                  reference: str | None, source: str, scale_company: bool = False) -> Scenario:
     """The scenario of one point; the empty point is the reference strategy."""
     if not point:
         return base.with_strategy(reference)
-    return apply_point(base, parameters, point, source)
+    return apply_point(base, parameters, point, source, scale_company)
 
 
 def apply_point(base: Scenario, parameters: list[Parameter], point: dict,
-                source: str) -> Scenario:
+                source: str, scale_company: bool = False) -> Scenario:
+    """The base scenario with the point's values. With ``scale_company``, a point that
+    varies the cohort first gets the company scaled to it (``with_company_scaled``); the
+    point's other values then apply on top, so a value the point sets stays as given."""
     lines = [line for p in parameters for line in p.overrides(point[p.path])]
+    cohort = point.get("cohort")
+    if scale_company and isinstance(cohort, int) and 1 <= cohort <= MAX_COHORT:
+        base = with_company_scaled(base, cohort)
     return apply_overrides(base, lines, source)
 
 
@@ -274,11 +284,12 @@ def load_study(path: str | Path, *, seeds: int | None = None,
     if not scenario_path.is_absolute():
         beside = path.parent / scenario_path
         scenario_path = beside if beside.is_file() else resolve_path(study.scenario)
-    base = load_scenario(scenario_path, study.overrides, origin=f"{path}: overrides:")
+    base = load_scenario(scenario_path, study.overrides, origin=f"{path}: overrides:",
+                         scale_company=study.scale_company)
     loaded = LoadedStudy(study, str(path), base)
     for i, parameter in enumerate(study.parameters):  # every path must exist in the scenario
         apply_point(base, [parameter], loaded.points[0],
-                    f"{path}: parameters.{i} ({parameter.path})")
+                    f"{path}: parameters.{i} ({parameter.path})", study.scale_company)
     if study.reference is not None:
         try:
             base.with_strategy(study.reference)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .executors import InProcess
+from .executors import InProcess, RunCounter
 from .scenario import Scenario
 from .store import StudyStore, plan_chunks
 from .study import LoadedStudy, Parameter, point_variant
@@ -15,15 +15,16 @@ from .study import LoadedStudy, Parameter, point_variant
 
 def run_chunk(base: dict, parameters: list[dict], points: list[dict],
               point_indices: tuple[int, ...], seeds: tuple[int, ...], root_seed: int,
-              outputs: list[str], reference: str | None = None, progress=None):
+              outputs: list[str], reference: str | None = None, scale_company: bool = False,
+              progress=None):
     """Simulate one chunk; plain arguments in, (runs, steps, agent-steps) out (safe to ship
-    to workers). ``progress(runs)`` is called as runs finish (in-process only)."""
+    to workers). ``progress(runs)`` is called as runs finish."""
     from .simulate import simulate
 
     scenario = Scenario.model_validate(base)
     params = [Parameter.model_validate(p) for p in parameters]
-    variants = [point_variant(scenario, params, points[i], reference, f"point {i}")
-                for i in point_indices]
+    variants = [point_variant(scenario, params, points[i], reference, f"point {i}",
+                              scale_company) for i in point_indices]
     labels = [str(i) for i in point_indices]
     try:
         results = [simulate(variants, seeds=list(seeds), root_seed=root_seed, labels=labels,
@@ -45,8 +46,8 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
     """Compute every unfinished chunk of the study into ``folder``. Returns a small report
     (chunks computed and skipped, seconds, agent-steps simulated).
 
-    ``progress(runs)`` is called as runs finish: in this process every few seconds, on a
-    cluster as each chunk is written. On resume, chunks that are unfinished, or whose files no
+    ``progress(runs)`` is called as runs finish, every few seconds wherever the chunks run
+    (simulate sizes its batches to take a few seconds each). On resume, chunks that are unfinished, or whose files no
     longer match the manifest (``damaged`` in the report, one line each), are computed again.
     """
     executor = executor or InProcess()
@@ -61,16 +62,19 @@ def run_study(loaded: LoadedStudy, folder: str | Path, *, executor=None, resume:
         if not resume:
             store.create(loaded, chunks, **executor.describe())
         parameters = [p.model_dump(mode="json") for p in study.parameters]
-        in_process = isinstance(executor, InProcess) and progress is not None
-        tasks = [(c, (base, parameters, loaded.points, c.points, c.seeds, study.root_seed,
-                      list(study.outputs), study.reference,
-                      progress if in_process else None)) for c in todo]
+        tasks = [(c.index, (base, parameters, loaded.points, c.points, c.seeds,
+                            study.root_seed, list(study.outputs), study.reference,
+                            study.scale_company))
+                 for c in todo]
+        counter = RunCounter(progress) if progress is not None else None
         agent_steps = 0
-        for chunk, (runs, steps, chunk_agent_steps) in executor.imap(run_chunk, tasks):
+        for index, (runs, steps, chunk_agent_steps) in executor.imap(run_chunk, tasks,
+                                                                     counter):
+            chunk = chunks[index]
             store.write(chunk, runs, steps)
             agent_steps += chunk_agent_steps
-            if progress is not None and not in_process:
-                progress(chunk.runs)
+            if counter is not None:
+                counter.update(index, chunk.runs)  # reports still on their way count once
     return {"chunks": len(chunks), "computed": len(todo), "skipped": len(chunks) - len(todo),
             "seconds": time.perf_counter() - started, "agent_steps": agent_steps,
             "damaged": damaged}

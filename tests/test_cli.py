@@ -54,7 +54,7 @@ BAD_INPUT = {
                          ["desk.fcr", "less than or equal to 1", "1.5"]),
     "nan_in_file": (edit("quality = 0.62", "quality = nan"), [],
                     ["touchpoints.help_centre.quality", "finite number", "nan"]),
-    "inf_in_file": (edit("budget = 2000.0", "budget = inf"), [],
+    "inf_in_file": (edit("budget = 2000.0     #", "budget = inf     #"), [],
                     ["strategy.budget", "finite number", "inf"]),
     "set_nan": (TEXT, ["--set", "churn.base=nan"], ["churn.base", "finite number"]),
     "set_inf": (TEXT, ["--set", "touchpoints.billing.variability=inf"],

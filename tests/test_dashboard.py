@@ -103,7 +103,9 @@ def test_changing_controls_then_reset_builds_the_model_they_describe(page, littl
     rebuilt = model.value
     assert rebuilt.steps == 0
     assert rebuilt.scenario.strategy.name == "proactive"
-    assert rebuilt.scenario.cohort == 300 and rebuilt.row[L.O_ACTIVE] == 300
+    assert rebuilt.scenario.cohort == 300 and rebuilt.row[L.O_ACTIVE] == rebuilt.row[
+        L.O_COHORT_ACTIVE] == rebuilt.company[L.COHORT_SIZE]
+    assert (rebuilt.ist[L.JOIN_STEP, :rebuilt.n_customers] <= 0).sum() == 300  # started with
     assert rebuilt.scenario.desk.base_capacity == 35
     assert caption(rc, "settings").startswith("This run: proactive strategy")
     assert caption(rc, "weeks") == "Weeks 0–0 shown: 1 weekly values per plot."
@@ -127,10 +129,10 @@ def test_the_band_panel_runs_the_batch_engine_and_goes_stale_on_new_settings(pag
 
 def test_the_comparison_puts_these_settings_first_and_each_other_strategy_once(little):
     variants, labels = comparison_variants(little)  # little's strategy is 'balanced'
-    assert labels == [THESE_SETTINGS, "none", "reactive", "proactive"]
+    assert labels == [THESE_SETTINGS, "none", "reactive", "proactive", "service"]
     assert variants[0] == little and variants[3] == little.with_strategy("proactive")
     _, labels = comparison_variants(little.with_strategy("mix=0.3"))
-    assert labels == [THESE_SETTINGS, "none", "reactive", "proactive", "balanced"]
+    assert labels == [THESE_SETTINGS, "none", "reactive", "proactive", "balanced", "service"]
 
 
 def test_the_journey_map_sizes_discs_by_customers_and_colours_them_by_failures(little):

@@ -78,7 +78,8 @@ def test_an_explicit_seed_gives_the_same_run_every_time(few):
 
 
 def test_scenario_fields_are_swept_as_keywords(few):
-    frame = batch_run({"scenario": [few], "seed": 1, "cohort": [30, 90], "horizon": [2, 4],
+    launch = apply_overrides(few, ["start.mode=launch"])  # week 0's customers: the cohort
+    frame = batch_run({"scenario": [launch], "seed": 1, "cohort": [30, 90], "horizon": [2, 4],
                        **MODEL_ONLY}, data_collection_period=1)
     for (cohort, horizon), run in frame.groupby(["cohort", "horizon"]):
         assert run["Step"].max() == horizon

@@ -304,6 +304,49 @@ def test_results_do_not_depend_on_how_runs_are_chunked():
     assert sum(calls) == 14 and set(calls[1:]) == {1} and len(calls) >= 8
 
 
+def test_the_run_counter_counts_each_run_once():
+    from simulation.executors import RunCounter
+
+    calls = []
+    counter = RunCounter(calls.append)
+    counter.update(0, 3)
+    counter.update(1, 2)
+    counter.update(0, 2)  # a late report: nothing new
+    counter.update(0, 5)
+    counter.update(0, 1)  # a retried chunk starts again from 0: nothing new until it passes 5
+    counter.update(0, 6)
+    assert calls == [3, 2, 2, 1] and counter.counted == {0: 6, 1: 2}
+
+
+def _report_three_times(progress=None):
+    for _ in range(3):
+        progress(1)
+    return "done"
+
+
+def test_dask_workers_report_progress_within_a_task():
+    """A task on a worker reports its runs as they finish (as events the client receives),
+    not only when it ends: the counter sees the running totals 1, 2, 3 from the worker."""
+    import time
+
+    from simulation.executors import DaskExecutor, RunCounter
+
+    class Recording(RunCounter):
+        def update(self, chunk, done):
+            seen.append((chunk, done))
+            super().update(chunk, done)
+
+    seen, calls = [], []
+    with DaskExecutor("local:1") as executor:
+        counter = Recording(calls.append)
+        results = list(executor.imap(_report_three_times, [(7, ())], counter))
+        assert results == [(7, "done")]
+        deadline = time.monotonic() + 60  # events travel through the scheduler
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert seen == [(7, 1), (7, 2), (7, 3)] and calls == [1, 1, 1]
+
+
 def test_an_in_process_sweep_reports_progress_within_a_chunk(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(STUDY)

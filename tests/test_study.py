@@ -125,9 +125,12 @@ def test_local_cluster_gives_identical_results(tmp_path):
     run_study(loaded, tmp_path / "inproc")
     reference = _store_frames(tmp_path / "inproc")
     # one worker here; two through `cxsim sweep --workers 2` in test_commands.py
-    run_study(loaded, tmp_path / "local1", executor=DaskExecutor("local:1"))
+    calls = []
+    run_study(loaded, tmp_path / "local1", executor=DaskExecutor("local:1"),
+              progress=calls.append)
     for mine, ref in zip(_store_frames(tmp_path / "local1"), reference):
         pd.testing.assert_frame_equal(mine, ref)
+    assert sum(calls) == len(loaded.points) * loaded.study.seeds  # every run counted once
 
 
 def test_hand_started_scheduler_and_workers_give_identical_results(tmp_path):
@@ -466,3 +469,35 @@ def test_files_follow_the_umask(tmp_path):
             files = [p for p in folder.rglob("*") if p.is_file()]
             assert len(files) >= 3
             assert {p.stat().st_mode & 0o777 for p in files} == {mode}, folder
+
+
+def test_scale_company_scales_the_base_and_every_point_that_varies_the_cohort(tmp_path):
+    """With ``scale_company`` each point meets the company sized for its customers, exactly
+    as ``with_company_scaled`` builds it; without it the amounts stay as written."""
+    from simulation.scenario import load_scenario, with_company_scaled
+
+    body = """
+seeds = 2
+[[parameters]]
+path = "cohort"
+values = [60, 240]
+[[parameters]]
+path = "desk.fcr"
+values = [0.5]
+"""
+    file_base = load_scenario(BASELINE)
+    scaled = load_study(write_study(tmp_path, "scale_company = true\n" + body, "s.toml"))
+    plain = load_study(write_study(tmp_path, body, "p.toml"))
+    assert scaled.base == with_company_scaled(file_base, 120).model_copy(
+        update={"horizon": 30})
+    assert plain.base.strategy.budget == file_base.strategy.budget
+    for i, cohort in enumerate((60, 240)):
+        expected = load_scenario(BASELINE, ["horizon=30"], scale_company=True)
+        expected = with_company_scaled(with_company_scaled(expected, 120), cohort)
+        variant = scaled.variant(i)
+        assert variant.strategy.budget == expected.strategy.budget \
+            == file_base.strategy.budget * cohort / file_base.cohort
+        assert variant.desk.base_capacity == expected.desk.base_capacity
+        assert variant.desk.fcr == 0.5  # the point's own value applies on top
+        assert plain.variant(i).strategy.budget == file_base.strategy.budget
+    assert scaled.fingerprint() != plain.fingerprint()
