@@ -122,8 +122,27 @@ def strategy_words(scenario: dict, budget_varied: bool = False) -> list[str]:
         f"({shares(sc.camps.service)}).",
         "mix=x (strategy.mix = x): a share 1 − x of the budget follows the reactive "
         "allocation and x the proactive one; balanced is mix 0.5.",
-        f"The base scenario's strategy (where nothing else is said): {sc.strategy.label}.",
+        f"The base scenario's strategy (where nothing else is said): {sc.strategy.label}"
+        + (f" ({over_time_words(sc)})." if sc.strategy.phases or sc.strategy.triggers else "."),
     ]
+
+
+def over_time_words(sc: Scenario) -> str:
+    """A phased or triggered strategy in words: each phase from its week, then each trigger."""
+    parts = []
+    for phase in sc.phases() if sc.strategy.phases else []:
+        what = phase.name or (f"mix={phase.mix:g}" if phase.mix is not None else "an allocation")
+        budget = (f"{phase.revenue_share:.1%} of last week's revenue"
+                  if phase.revenue_share is not None else
+                  f"{number(sc.strategy.budget if phase.budget is None else phase.budget)} a week")
+        ramp = f", ramped over {phase.ramp} weeks" if phase.ramp else ""
+        parts.append(f"{what} from week {phase.start}{ramp}, spending {budget}")
+    for t in sc.strategy.triggers:
+        parts.append(f"while last week's {t.observe} is {t.when} {number(t.enter)} (until it "
+                     f"passes {number(t.leave)}), {t.share:.0%} of the budget moves to "
+                     + ", ".join(f"{lever.replace('_', ' ')} {share:.0%}"
+                                 for lever, share in t.levers.items()))
+    return "; ".join(parts)
 
 
 def rests_on(res: Results | StudyResults, seeds: int) -> list[str]:

@@ -113,11 +113,18 @@ def retention_figure(res, kind: str = "ci"):
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     ax.set_ylim(0, 1.02)
     visible = plot_over_time(res, "cohort_retention", ax, kind)
-    ax.set_title(f"Retention of the customers active at week 0: {' vs '.join(labels)}\n"
-                 f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
+    ax.set_title(_wrapped(f"Retention of the customers active at week 0: {' vs '.join(labels)}")
+                 + f"\n({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
     ax.legend(*_legend_entries(ax, visible, kind), fontsize=8, ncol=2, loc="lower left")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.1, top=0.88)
     return fig
+
+
+def _wrapped(title: str, width: int = 95) -> str:
+    """A long title (many variants) on several lines instead of cut at the figure's edge."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width))
 
 
 def _panel_columns(steps) -> list[str]:
@@ -146,8 +153,8 @@ def panels_figure(res, kind: str = "ci"):
     handles, legend_labels = _legend_entries(axes.flat[0], visible, kind)
     fig.legend(handles, legend_labels, loc="lower center", ncol=min(4, len(legend_labels)),
                fontsize=9)
-    fig.suptitle(f"Customer outcomes over time: {' vs '.join(labels)} "
-                 f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
+    fig.suptitle(_wrapped(f"Customer outcomes over time: {' vs '.join(labels)} "
+                          f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})", 150))
     fig.tight_layout(rect=(0, 0.1 if rows > 1 else 0.18, 1, 0.96))
     return fig
 

@@ -78,3 +78,25 @@ def test_a_strategy_that_stops_spending_has_its_spend_in_the_first_phase_only(re
 def test_an_unknown_reference_is_refused(results):
     with pytest.raises(ValueError, match="reference strategy 'nobody' was not run"):
         paired_runs(results.summary(), "nobody")
+
+
+def test_compare_reports_the_decision_metrics_against_its_first_strategy(tmp_path):
+    import json
+    import subprocess
+
+    from simulation.results import load_results
+
+    from .conftest import CXSIM
+
+    out = tmp_path / "cmp"
+    done = subprocess.run([CXSIM, "compare", str(BASELINE), "--set", "cohort=120", "--set",
+                           "horizon=12", "--set", "start.burn_in_weeks=4", "--seeds", "3",
+                           "--strategies", "none,proactive", "--json", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    told = json.loads(done.stdout)["decision_metrics"]
+    assert told["reference"] == "none" and set(told["variants"]) == {"proactive"}
+    res = load_results(out)
+    table = decision_table(res.summary(), "none", steps=res.steps).set_index("variant")
+    for key in ("incremental_profit", "incremental_npv", "return_on_spend"):
+        assert told["variants"]["proactive"][key] == pytest.approx(table.loc["proactive", key])

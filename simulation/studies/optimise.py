@@ -138,15 +138,20 @@ class Loaded:
 
 
 def load_optimisation(path: str | Path, *, trials: int | None = None,
-                      seeds: int | None = None) -> Loaded:
+                      seeds: int | None = None, overrides: Sequence[str] = (),
+                      settings: dict | None = None) -> Loaded:
     """Read and validate an optimisation file and its base scenario (ScenarioError: one
-    line per problem)."""
+    line per problem). ``trials`` and ``seeds`` (the search's) and ``settings`` (any
+    top-level keys) replace the file's; ``overrides`` (``--set`` strings) apply to the base
+    scenario after the file's own."""
     path = Path(path)
-    data = read_toml(path)
+    data = read_toml(path) | dict(settings or {})
     if trials is not None:
         data["trials"] = trials
     if seeds is not None:
         data["seeds"] = seeds
+    if overrides:
+        data["overrides"] = [*data.get("overrides", []), *overrides]
     try:
         spec = Optimisation.model_validate(data)
     except ValidationError as err:
