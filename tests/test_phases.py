@@ -39,9 +39,14 @@ def run(scenario, overrides, seeds=(0, 1, 2), engine="batch"):
 
 # ------------------------------------------------------------------------------- phases
 
-def test_a_single_phase_from_week_0_is_the_static_strategy_bit_for_bit(tiny):
-    static = run(tiny, ["strategy.name=proactive", "strategy.budget=1500"])
-    phased = run(tiny, ['strategy.phases=[{start=0, name="proactive", budget=1500}]'])
+ENGINES = [("batch", (0, 1, 2)), ("mesa", (0,))]
+
+
+@pytest.mark.parametrize("engine, seeds", ENGINES)
+def test_a_single_phase_from_week_0_is_the_static_strategy_bit_for_bit(tiny, engine, seeds):
+    static = run(tiny, ["strategy.name=proactive", "strategy.budget=1500"], seeds, engine)
+    phased = run(tiny, ['strategy.phases=[{start=0, name="proactive", budget=1500}]'], seeds,
+                 engine)
     assert_frames_identical(static, phased, ALL)
 
 
@@ -130,9 +135,11 @@ def test_the_rolling_churn_rate_is_the_share_of_the_exposed_that_left():
     assert states == [0, 0, 1, 1, 0, 0, 0]
 
 
-def test_a_trigger_that_never_fires_is_its_base_strategy(tiny):
-    base = run(tiny, [GLIDE])
-    never = run(tiny, [GLIDE, BACKLOG.replace("enter=3, leave=1", "enter=1e6, leave=0")])
+@pytest.mark.parametrize("engine, seeds", ENGINES)
+def test_a_trigger_that_never_fires_is_its_base_strategy(tiny, engine, seeds):
+    base = run(tiny, [GLIDE], seeds, engine)
+    never = run(tiny, [GLIDE, BACKLOG.replace("enter=3, leave=1", "enter=1e6, leave=0")],
+                seeds, engine)
     assert_frames_identical(base, never, ALL)
 
 
