@@ -832,7 +832,9 @@ def best_path(ctx: Context) -> dict[str, str]:
                 f"At {when}, the retention of `{n}` "
                 + listing(compare(paired(retention[n, w], retention[o, w]), f"`{o}`'s")
                           for o in ("reactive", "proactive"))
-                + f"; its profit {compare(paired(profit[n, w], profit['proactive', w]), 'that of `proactive`')}.")
+                + "; its profit "
+                + compare(paired(profit[n, w], profit["proactive", w]), "that of `proactive`")
+                + ".")
     from simulation.answers import decision_metrics, decision_words
 
     decisions, _ = decision_metrics(res)

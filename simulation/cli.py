@@ -234,9 +234,9 @@ def _print_decisions(results: Results) -> None:
     from .answers import decision_metrics, decision_words
 
     table, reference = decision_metrics(results)
-    click.echo(f"\n  decision metrics against {reference}, over the {int(results.steps['step'].max())}"
-               " weeks (paired by seed; return on spend = (extra revenue - extra other cost) / "
-               "extra spend):")
+    weeks = int(results.steps["step"].max())
+    click.echo(f"\n  decision metrics against {reference}, over the {weeks} weeks (paired by "
+               "seed; return on spend = (extra revenue - extra other cost) / extra spend):")
     for row in decision_words(table).to_dict("records"):
         strategy = row.pop("strategy")
         click.echo(f"\n  {strategy}")
