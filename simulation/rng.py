@@ -60,7 +60,7 @@ REFERRED = 16
 ARRIVALS = 17
 # 18 is taken: ARRIVALS + 1 keys the arrivals' normal approximation
 DIAGNOSTIC_SAMPLE = 19  # which customers diagnostics record; no rule of the model uses it
-# model v2 takes its purposes from the top down (31, 30, ...)
+# model v2's purposes: 31 and 30 (its customers), 20 (the warm start)
 FADE = 31  # a silent (lived-with) issue fades or is worked around this week
 CHURN_PROPENSITY = 30  # the customer's churn propensity, one normal drawn when they join
 TENURE = 20  # a warm start: where in the scheduled visits' cycle a starting customer is

@@ -102,8 +102,8 @@ def evaluated_satisfaction(satisfaction, worst, last, count, peak_weight, end_we
 @njit(cache=True, error_model="numpy", inline="always")
 def competitor_pull(week, growth):
     """Competitors' attraction: 1 at week 0, growing by ``growth`` per year (less before
-    week 0, in a warm start's burn-in)."""
-    return 1.0 + growth * week / 52.0
+    week 0, in a warm start's burn-in, but never below 0: no competitor at all)."""
+    return max(0.0, 1.0 + growth * week / 52.0)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -784,7 +784,8 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     row[L.O_STEP] = step - last_start_step
     row[L.O_ACTIVE] = active
     row[L.O_COHORT_ACTIVE] = cohort_active
-    row[L.O_RETENTION] = cohort_active / company[L.COHORT_SIZE]
+    size = company[L.COHORT_SIZE]  # 0 in a burn-in, whose rows are not reported
+    row[L.O_RETENTION] = cohort_active / size if size > 0 else 0.0
     row[L.O_ARRIVALS] = 0
     row[L.O_CHURNED] = tally[L.T_CHURNED]
     row[L.O_MOOD] = mood * per

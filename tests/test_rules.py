@@ -207,6 +207,12 @@ def test_competitor_pull_grows_over_the_years():
     assert rules.competitor_pull(104, 0.0) == pytest.approx(1.0)
 
 
+def test_competitor_pull_before_week_0_falls_to_no_competitor_at_most():
+    assert rules.competitor_pull(-52, 0.2) == pytest.approx(0.8)
+    assert rules.competitor_pull(-52, 1.0) == 0.0
+    assert rules.competitor_pull(-5200, 1.0) == 0.0  # a long burn-in: never negative
+
+
 # --------------------------------------------------------------- likelihood to recommend
 
 def test_likelihood_to_recommend_is_an_integer_0_to_10_and_monotone(par):

@@ -4,7 +4,9 @@ Engine identity cannot catch a wrong rule (both engines run the same rules), so 
 of a week is checked here against what it must do and what it must never do: the desk serves
 exactly its capacity, oldest first, ties in a random but reproducible order; effort decays
 every week for those who stay; customers decide only at decision touchpoints and leave
-silently only under an open issue and high effort; every decision takes its own draw.
+silently only under an open issue and high effort; a new issue gets one response (perhaps
+self-service, then voice or silence) and an issue lived with is never voiced later but fades;
+every decision takes its own draw.
 
 "Its own draw" is checked exactly: a test recomputes a decision from the stream the model
 says it uses (``rng.uniform(key, customer, step, purpose)``) and requires the same outcome
@@ -73,6 +75,28 @@ def within(observed, n, p):
     """An observed count agrees with Binomial(n, p) within ``Z`` standard errors."""
     sd = math.sqrt(n * p * (1.0 - p))
     return abs(observed - n * p) <= Z * sd + 1e-9
+
+
+def within_each(observed, chances):
+    """An observed count of independent events with these chances agrees with its mean
+    within ``Z`` standard errors."""
+    chances = np.asarray(chances, dtype=float)
+    sd = math.sqrt((chances * (1.0 - chances)).sum())
+    return abs(observed - chances.sum()) <= Z * sd + 1e-9
+
+
+def decided(draws, chances):
+    """Which ``draw < chance`` decisions come out yes, for chances recomputed here from the
+    documented formulas (numpy's exp, not the model's inlined one): no draw may lie so close
+    to its chance that a last-digit difference could decide it."""
+    assert np.min(np.abs(draws - chances)) > 1e-12
+    return draws < chances
+
+
+def documented_voice(propensity, severity, effort, severity_weight, effort_weight):
+    """docs/model.md 3.3.6: the propensity's odds times exp(w_sev x severity + w_eff x effort)."""
+    odds = propensity * np.exp(severity_weight * severity + effort_weight * effort)
+    return odds / (1.0 - propensity + odds)
 
 
 # ------------------------------------------------------------------------------ the desk
@@ -184,7 +208,14 @@ def test_only_customers_the_desk_could_not_serve_give_up_and_their_issue_stays_o
     assert np.array_equal(c.ist[L.QUEUED_SINCE, :3], np.full(3, STEP + 1))  # served: again
     assert np.all(c.ist[L.QUEUED_SINCE, 3:] == -1)  # every unserved one gives up ...
     assert np.all(c.ist[L.ISSUE_OPEN] == 1)  # ... into silence: the issue stays open
+    assert np.array_equal(c.ist[L.ISSUE_SILENT], [0] * 3 + [1] * 5)  # and is lived with
     assert np.array_equal(c.fs[L.EFFORT], [0.5] * 3 + [0.125] * 5)
+    eager = segments(model, SEG_SELF_SERVICE=[1.0] * 3, SEG_VOICE=[1.0] * 3)
+    respond(c, model, eager, parameters(model, P_FADE_RATE=0.0, P_SILENT_EFFORT=2.0,
+                                        P_KB_BASE=1.0), step=STEP + 1)  # next week:
+    assert np.array_equal(c.ist[L.QUEUED_SINCE], [STEP + 1] * 3 + [-1] * 5)  # never again
+    assert np.array_equal(c.fs[L.EFFORT], [0.5] * 3 + [2.125] * 5)  # the silent cost
+    assert c.tally[L.T_SELF_SERVED] == 0 and np.all(c.ist[L.ISSUE_OPEN] == 1)
 
 
 def test_waiting_customers_give_up_on_their_own_stream_at_their_segments_rate(model):
@@ -335,6 +366,9 @@ def test_a_decision_resets_the_cycles_memory_of_those_who_stay(model):
 
 
 def test_churn_at_a_decision_takes_the_churn_stream_and_the_peak_end_probability(model):
+    """docs/model.md 3.3.11-3.3.12, recomputed here: z = c0 + bias_seg + eta - c_s s_eval
+    - c_tau tau + c_eps w_eps,seg eps + c_i I + c_c pull(t), with the customer's own
+    propensity eta and t counted in weeks from week 0 (negative in a burn-in)."""
     decision, _ = decision_points(model)
     n = 3000
     c = customers(n, tp_index=decision[0])
@@ -345,23 +379,32 @@ def test_churn_at_a_decision_takes_the_churn_stream_and_the_peak_end_probability
     c.fs[L.EFFORT] = spread.uniform(0.0, 3.0, n)
     c.fs[L.WORST] = spread.uniform(-1.0, 0.5, n)
     c.fs[L.LAST] = spread.uniform(-0.5, 1.0, n)
+    c.fs[L.CHURN_PROPENSITY] = spread.normal(0.0, 1.5, n)  # each customer's own
     c.ist[L.CYCLE_COUNT] = np.arange(n) % 4  # some with no experience since the last one
     c.ist[L.ISSUE_OPEN] = np.arange(n) % 5 == 0
-    par = parameters(model, P_C0=2.5)
+    par = parameters(model, P_C0=2.5, P_BURN_IN=50.0, P_COMP_GROWTH=0.6)
     state = c.fs.copy(), c.ist.copy()
     decide(c, model, par)
     fs, ist = state
-    competitor = rules.competitor_pull(STEP, par[L.P_COMP_GROWTH])
-    p = np.array([rules.churn_probability(
-        rules.evaluated_satisfaction(fs[L.SATISFACTION, i], fs[L.WORST, i], fs[L.LAST, i],
-                                     ist[L.CYCLE_COUNT, i], par[L.P_PEAK_W], par[L.P_END_W]),
-        fs[L.TRUST, i], fs[L.EFFORT, i], ist[L.ISSUE_OPEN, i], competitor,
-        model.seg[L.SEG_CHURN_BIAS, ist[L.SEGMENT, i]],
-        model.seg[L.SEG_EFFORT_WEIGHT, ist[L.SEGMENT, i]], par) for i in range(n)])
+    seg = model.seg[:, ist[L.SEGMENT]]
+    w_peak, w_end = par[L.P_PEAK_W], par[L.P_END_W]
+    s_eval = np.where(ist[L.CYCLE_COUNT] == 0, fs[L.SATISFACTION],
+                      (1.0 - w_peak - w_end) * fs[L.SATISFACTION]
+                      + w_peak * (fs[L.WORST] + 1.0) / 2 + w_end * (fs[L.LAST] + 1.0) / 2)
+    pull = 1.0 + 0.6 * (STEP - 50) / 52.0  # week -20: competitors weaker than at week 0
+    z_without_own = (par[L.P_C0] + seg[L.SEG_CHURN_BIAS] - par[L.P_CS] * s_eval
+                     - par[L.P_CTAU] * fs[L.TRUST]
+                     + par[L.P_CEFFORT] * seg[L.SEG_EFFORT_WEIGHT] * fs[L.EFFORT]
+                     + par[L.P_CISSUE] * ist[L.ISSUE_OPEN] + par[L.P_CCOMP] * pull)
+    p = 1.0 / (1.0 + np.exp(-(z_without_own + fs[L.CHURN_PROPENSITY])))
+    draws = uniforms(rng.CHURN, range(n))
     left = c.ist[L.ACTIVE] == 0
-    assert np.array_equal(left, uniforms(rng.CHURN, range(n)) < p)
-    assert within(left.sum(), n, p.mean())
-    assert 0.1 < p.mean() < 0.9  # the check above is informative
+    assert np.array_equal(left, decided(draws, p))
+    assert c.tally[L.T_CHURNED] == left.sum()
+    assert within_each(left.sum(), p)
+    assert 0.1 < p.mean() < 0.9  # the check above is informative, and so is the propensity:
+    without_own = decided(draws, 1.0 / (1.0 + np.exp(-z_without_own)))
+    assert (left != without_own).sum() > 100  # ignoring it would decide many otherwise
 
 
 def test_silent_exit_needs_an_open_issue_and_effort_above_the_threshold(model):
@@ -513,18 +556,21 @@ def test_a_failure_opens_an_issue_on_the_failure_draw_with_its_severity(model):
     n = 3000
     c = customers(n)
     c.ist[L.JOIN_STEP] = STEP - 5
-    c.ist[L.SELF_SERVICE_TRIED] = 1
+    c.ist[L.ISSUE_SILENT] = 1  # left from an issue that ended: a new issue starts unanswered
     c.company[L.EFFECT + L.RELIABILITY] = 0.5
     tp = failing(model, 0.4)
     week(c, model, model.par, tp=tp)
     fails = uniforms(rng.FAILURE, range(n)) < 0.4 * 0.5
     assert np.array_equal(c.ist[L.ISSUE_OPEN] == 1, fails)
     assert within(fails.sum(), n, 0.2)
+    assert np.array_equal(c.work[L.W_FAILED], fails.astype(float))
+    assert c.tally[L.T_FAILURES] == fails.sum()  # each opened a new issue: a problem
     severity = uniforms(rng.SEVERITY, range(n))
     assert np.array_equal(c.fs[L.SEVERITY], np.where(fails, severity, 0.0))
     k = c.ist[L.TOUCHPOINT]
     assert np.array_equal(c.fs[L.ISSUE_COMPLEXITY], np.where(fails, tp[L.TP_COMPLEXITY, k], 0.0))
-    assert np.array_equal(c.ist[L.SELF_SERVICE_TRIED], np.where(fails, 0, 1))  # a new issue
+    assert np.array_equal(c.ist[L.ISSUE_SILENT], np.where(fails, 0, 1))  # a new issue
+    assert np.all(c.ist[L.QUEUED_SINCE] == -1)  # not voiced yet: that is open_issues' step
     penalty = model.par[L.P_FAIL_PENALTY] * (0.5 + 0.5 * severity)
     base = np.array([rules.clip(tp[L.TP_QUALITY, k[a]] + tp[L.TP_VARIABILITY, k[a]]
                                 * rng.normal_pair(KEY, a, STEP, rng.PERFORMANCE_AND_MOOD)[0],
@@ -534,21 +580,58 @@ def test_a_failure_opens_an_issue_on_the_failure_draw_with_its_severity(model):
 
 
 def test_a_second_failure_worsens_the_open_issue(model):
-    c = customers(400)
+    """Voiced (queued) or lived with (silent), the open issue stays the same issue: worse,
+    but no new problem, no fresh response and no change to where it stands."""
+    n = 400
+    c = customers(n)
     c.ist[L.JOIN_STEP] = STEP - 5
     c.ist[L.ISSUE_OPEN] = 1
-    c.ist[L.SELF_SERVICE_TRIED] = 1
-    c.ist[L.QUEUED_SINCE] = 20
+    voiced = np.arange(n) % 2 == 0
+    c.ist[L.QUEUED_SINCE] = np.where(voiced, 20, -1)
+    c.ist[L.ISSUE_SILENT] = np.where(voiced, 0, 1)
     c.fs[L.SEVERITY] = 0.5
     c.fs[L.ISSUE_COMPLEXITY] = 0.35
     tp = failing(model)
     week(c, model, model.par, tp=tp)
-    severity = uniforms(rng.SEVERITY, range(400))
+    severity = uniforms(rng.SEVERITY, range(n))
     assert np.array_equal(c.fs[L.SEVERITY], np.maximum(0.5, severity))
     assert np.array_equal(c.fs[L.ISSUE_COMPLEXITY],
                           np.maximum(0.35, tp[L.TP_COMPLEXITY, c.ist[L.TOUCHPOINT]]))
-    assert np.all(c.ist[L.SELF_SERVICE_TRIED] == 1)  # the same issue: no fresh try
-    assert np.all(c.ist[L.QUEUED_SINCE] == 20)  # still in the queue
+    assert np.all(c.ist[L.ISSUE_OPEN] == 1)
+    assert np.array_equal(c.ist[L.ISSUE_SILENT], np.where(voiced, 0, 1))  # lived with still
+    assert np.array_equal(c.ist[L.QUEUED_SINCE], np.where(voiced, 20, -1))  # still queued
+    assert np.all(c.work[L.W_FAILED] == 1.0)  # every visit failed ...
+    assert c.tally[L.T_FAILURES] == 0  # ... but no new problem occurred
+
+
+def test_frontline_service_lifts_the_touchpoints_people_deliver(model):
+    """docs/model.md 3.3.4: the lift = staffed share x frontline effect x (1 - b_pen B)
+    closes that share of the gap to perfect quality and of the spread; a digital
+    touchpoint (staffed 0) is exactly as designed."""
+    n = 600
+    c = customers(n)
+    c.ist[L.JOIN_STEP] = STEP - 5
+    c.ist[L.TOUCHPOINT] = 2
+    c.company[L.EFFECT + L.FRONTLINE] = 0.5
+    c.company[L.EFFECT + L.CONSISTENCY] = 0.2
+    c.company[L.BURNOUT] = 0.25
+    tp = failing(model, 0.0)
+    tp[L.TP_STAFFED] = np.where(np.arange(tp.shape[1]) % 2 == 0, 0.0,
+                                np.linspace(0.25, 1.0, tp.shape[1]))
+    par = parameters(model, P_BURNOUT_PENALTY=0.4)
+    week(c, model, par, tp=tp)
+    k = c.ist[L.TOUCHPOINT]
+    assert len(set(k)) >= 3  # customers reached touchpoints of several staffed shares
+    lift = tp[L.TP_STAFFED, k] * 0.5 * (1.0 - 0.4 * 0.25)
+    z = np.array([rng.normal_pair(KEY, a, STEP, rng.PERFORMANCE_AND_MOOD)[0] for a in range(n)])
+    quality = tp[L.TP_QUALITY, k]
+    want = np.clip(quality + lift * (1.0 - quality)
+                   + tp[L.TP_VARIABILITY, k] * (1.0 - 0.2) * (1.0 - lift) * z, 0.0, 1.0)
+    assert np.allclose(c.work[L.W_PERFORMANCE], want, rtol=0.0, atol=1e-15)
+    digital = tp[L.TP_STAFFED, k] == 0.0
+    assert digital.any() and (~digital).any()
+    designed = np.clip(quality + tp[L.TP_VARIABILITY, k] * (1.0 - 0.2) * z, 0.0, 1.0)
+    assert np.array_equal(c.work[L.W_PERFORMANCE, digital], designed[digital])
 
 
 def test_outreach_catches_failures_on_its_own_draw_and_buys_trust(model):
@@ -582,23 +665,38 @@ def test_the_appraisal_is_learn_on_what_the_visit_handed_over(model):
                                                 L.W_TRUST, L.W_WORST, L.W_LAST)) == want
 
 
-def issue_week(model, n, seg, par=None, company=None, tried=0, complexity=0.25):
-    """open_issues for ``n`` customers with an open issue, their appraisal already done."""
+def issue_customers(n, silent=0, complexity=0.25, severity=0.0, effort=0.0):
+    """``n`` customers with an open issue (new, or ``silent``: lived with), not queued,
+    their appraisal already done (in ``work``)."""
     c = customers(n)
     c.ist[L.SEGMENT] = np.arange(n) % 3
     c.ist[L.ISSUE_OPEN] = 1
-    c.ist[L.SELF_SERVICE_TRIED] = tried
+    c.ist[L.ISSUE_SILENT] = silent
     c.fs[L.ISSUE_COMPLEXITY] = complexity
+    c.fs[L.SEVERITY] = severity
+    c.fs[L.EFFORT] = effort
     c.work[L.W_MOOD] = 0.5
     c.work[L.W_EXPECTATION] = 0.4
     c.work[L.W_SATISFACTION] = 0.3
     c.work[L.W_TRUST] = 0.2
     c.work[L.W_WORST] = -0.1
     c.work[L.W_LAST] = 0.1
+    return c
+
+
+def respond(c, model, seg, par=None, step=STEP):
+    """open_issues for the group ``c`` in week ``step``."""
+    rules.open_issues(c.ids, c.n, c.fs, c.ist, step, KEY, seg, model.par if par is None else par,
+                      c.company, c.tally, c.work, None, None)
+
+
+def issue_week(model, n, seg, par=None, company=None, silent=0, complexity=0.25,
+               severity=0.0, effort=0.0):
+    """open_issues for ``n`` customers with an open issue (see ``issue_customers``)."""
+    c = issue_customers(n, silent, complexity, severity, effort)
     if company is not None:
         c.company[:] = company
-    rules.open_issues(c.ids, n, c.fs, c.ist, STEP, KEY, seg, model.par if par is None else par,
-                      c.company, c.tally, c.work, None, None)
+    respond(c, model, seg, par)
     return c
 
 
@@ -617,63 +715,156 @@ def test_open_issues_writes_the_appraisal_back_and_counts_the_experience(model):
 
 
 def test_each_issue_step_takes_its_own_draw(model):
-    """Self-service try, its success, and the call: three draws, recomputed here."""
+    """A new issue's one response, recomputed here from docs/model.md 3.3.6: the
+    self-service try, its success, and the voice decision at the odds form's chance (with
+    the effort after a failed try): three draws, each of its own purpose."""
     n = 3000
-    seg = segments(model, SEG_SELF_SERVICE=[0.5, 0.5, 0.5], SEG_VOICE=[0.5, 0.5, 0.5])
+    voice = np.array([0.2, 0.4, 0.6])
+    seg = segments(model, SEG_SELF_SERVICE=[0.5, 0.5, 0.5], SEG_VOICE=voice)
     company = np.zeros(L.N_COMPANY)
     company[L.EFFECT + L.SELF_SERVICE] = 0.3
     par = parameters(model, P_KB_BASE=0.4, P_SS_EFFORT=0.25, P_SS_FAIL_EFFORT=0.5,
-                     P_CONTACT_EFFORT=1.0, P_SILENT_EFFORT=2.0, P_SILENT_MOOD=0.125)
-    c = issue_week(model, n, seg, par, company, complexity=0.25)
+                     P_CONTACT_EFFORT=1.0, P_SILENT_EFFORT=2.0, P_SILENT_MOOD=0.125,
+                     P_VOICE_SEVERITY=1.5, P_VOICE_EFFORT=0.8)
+    spread = np.random.default_rng(11)
+    severity = spread.uniform(0.0, 1.0, n)
+    effort = spread.uniform(0.0, 2.0, n)
+    c = issue_week(model, n, seg, par, company, complexity=0.25, severity=severity,
+                   effort=effort)
     ids = range(n)
     tries = uniforms(rng.SELF_SERVICE_TRY, ids) < 0.5
     chance = min(1.0, 0.4 + 0.3) * (1.0 - 0.25)  # knowledge base x (1 - complexity)
     works = tries & (uniforms(rng.SELF_SERVICE_OK, ids) < chance)
-    calls = ~works & (uniforms(rng.VOICE, ids) < 0.5)
+    effort_before_voice = effort + np.where(works, 0.25, 0.0) + np.where(tries & ~works, 0.5, 0.0)
+    p_voice = documented_voice(voice[c.ist[L.SEGMENT]], severity, effort_before_voice, 1.5, 0.8)
+    voice_draws = uniforms(rng.VOICE, ids)
+    calls = ~works & decided(voice_draws, p_voice)
     silent = ~works & ~calls
-    assert np.array_equal(c.ist[L.SELF_SERVICE_TRIED] == 1, tries)
     assert np.array_equal(c.ist[L.ISSUE_OPEN] == 0, works)
+    assert np.array_equal(c.ist[L.ISSUE_SILENT] == 1, silent)
     assert np.array_equal(c.ist[L.QUEUED_SINCE], np.where(calls, STEP, -1))
-    effort = (np.where(works, 0.25, 0.0) + np.where(tries & ~works, 0.5, 0.0)
-              + np.where(calls, 1.0, 0.0) + np.where(silent, 2.0, 0.0))
-    assert np.array_equal(c.fs[L.EFFORT], effort)
+    assert np.array_equal(c.fs[L.EFFORT], effort_before_voice + np.where(calls, 1.0, 0.0)
+                          + np.where(silent, 2.0, 0.0))
     assert np.array_equal(c.fs[L.MOOD], np.where(silent, 0.5 - 0.125, 0.5))
     assert c.tally[L.T_SELF_SERVED] == works.sum() and c.tally[L.T_CONTACTS] == calls.sum()
-    # independent draws: trying, succeeding once tried and calling are uncorrelated
+    # independent draws: trying, succeeding once tried and voicing are uncorrelated
     assert within(tries.sum(), n, 0.5)
     assert within(works.sum(), tries.sum(), chance)
-    assert within(calls.sum(), (~works).sum(), 0.5)
+    assert within_each(calls.sum(), p_voice[~works])
+    # informative: severity and effort move many decisions off the segment's propensity
+    assert (calls != (~works & (voice_draws < voice[c.ist[L.SEGMENT]]))).sum() > 100
 
 
 def test_the_three_issue_decisions_are_independent(model):
-    """With every chance at one half, the eight outcomes of (try, succeed, call) for a
-    customer whose self-service fails or is not tried come out in the product shares."""
+    """With every chance at one half (no severity or effort weight on voice), the paths of
+    (try, succeed, voice) come out in the product shares. Each path leaves its own effort:
+    0.25 solved; 0.5 + 1 or 0.5 + 2 tried in vain, then voiced or lived with; 1 or 2
+    not tried."""
     n = 8000
     seg = segments(model, SEG_SELF_SERVICE=[0.5] * 3, SEG_VOICE=[0.5] * 3)
-    par = parameters(model, P_KB_BASE=0.5)
-    c = issue_week(model, n, seg, par, complexity=0.0)
-    tried = c.ist[L.SELF_SERVICE_TRIED] == 1
+    par = parameters(model, P_KB_BASE=0.5, P_VOICE_SEVERITY=0.0, P_VOICE_EFFORT=0.0,
+                     P_SS_EFFORT=0.25, P_SS_FAIL_EFFORT=0.5, P_CONTACT_EFFORT=1.0,
+                     P_SILENT_EFFORT=2.0)
+    c = issue_week(model, n, seg, par, complexity=0.0, severity=0.7)
+    effort = c.fs[L.EFFORT]
     solved = c.ist[L.ISSUE_OPEN] == 0
     called = c.ist[L.QUEUED_SINCE] == STEP
-    assert within((tried & solved).sum(), n, 0.25)
-    assert within((tried & ~solved & called).sum(), n, 0.125)
-    assert within((tried & ~solved & ~called).sum(), n, 0.125)
-    assert within((~tried & called).sum(), n, 0.25)
-    assert within((~tried & ~called).sum(), n, 0.25)
+    silent = c.ist[L.ISSUE_SILENT] == 1
+    paths = {0.25: solved & ~called & ~silent, 1.5: called & ~silent, 2.5: silent & ~called,
+             1.0: called & ~silent, 2.0: silent & ~called}
+    for value, path in paths.items():
+        assert np.all(path[effort == value]), value
+    assert np.isin(effort, list(paths)).all()
+    assert within((effort == 0.25).sum(), n, 0.25)
+    assert within((effort == 1.5).sum(), n, 0.125)
+    assert within((effort == 2.5).sum(), n, 0.125)
+    assert within((effort == 1.0).sum(), n, 0.25)
+    assert within((effort == 2.0).sum(), n, 0.25)
 
 
-def test_self_service_is_tried_once_per_issue_and_queued_customers_wait(model):
-    seg = segments(model, SEG_SELF_SERVICE=[1.0] * 3, SEG_VOICE=[0.0] * 3)
-    par = parameters(model, P_SS_FAIL_EFFORT=0.5, P_SILENT_EFFORT=2.0)
-    c = issue_week(model, 200, seg, par, tried=1)
-    assert np.all(c.fs[L.EFFORT] == 2.0)  # no second try: straight to silence
+def test_an_issue_gets_one_response_and_queued_customers_wait(model):
+    """An issue lived with is never tried at self-service or voiced again, even by a
+    customer certain to do both for a new one; it fades on its own draw (``FADE``) and
+    weighs on effort and mood only while it stays open. A queued customer waits for the
+    desk: nothing happens to them here."""
+    n = 3000
+    seg = segments(model, SEG_SELF_SERVICE=[1.0] * 3, SEG_VOICE=[1.0] * 3)
+    par = parameters(model, P_KB_BASE=1.0, P_SS_EFFORT=0.25, P_SS_FAIL_EFFORT=0.5,
+                     P_SILENT_EFFORT=2.0, P_SILENT_MOOD=0.125, P_FADE_RATE=0.3)
+    c = issue_week(model, n, seg, par, silent=1, complexity=0.0)
+    faded = uniforms(rng.FADE, range(n)) < 0.3
+    assert np.array_equal(c.ist[L.ISSUE_OPEN] == 0, faded)
+    assert np.array_equal(c.ist[L.ISSUE_SILENT], np.where(faded, 0, 1))
+    assert np.all(c.ist[L.QUEUED_SINCE] == -1)
+    assert c.tally[L.T_CONTACTS] == 0 and c.tally[L.T_SELF_SERVED] == 0
+    assert np.array_equal(c.fs[L.EFFORT], np.where(faded, 0.0, 2.0))
+    assert np.array_equal(c.fs[L.MOOD], np.where(faded, 0.5, 0.5 - 0.125))
+    assert within(faded.sum(), n, 0.3)
+
     c = customers(50)
     c.ist[L.ISSUE_OPEN] = 1
     c.ist[L.QUEUED_SINCE] = 12
-    rules.open_issues(c.ids, 50, c.fs, c.ist, STEP, KEY, seg, par, c.company, c.tally, c.work,
-                      None, None)
-    assert np.all(c.fs[L.EFFORT] == 0.0) and np.all(c.ist[L.QUEUED_SINCE] == 12)
+    before_i = c.ist.copy()
+    respond(c, model, seg, parameters(model, P_FADE_RATE=1.0, P_SILENT_EFFORT=2.0))
+    assert np.all(c.fs[L.EFFORT] == 0.0)
+    before_i[L.CYCLE_COUNT] += 1
+    assert np.array_equal(c.ist, before_i)
     assert c.tally[L.T_CONTACTS] == 0 and c.tally[L.T_SELF_SERVED] == 0
+
+
+def test_the_voice_decision_is_taken_once_and_a_lived_with_issue_fades_on_its_own(model):
+    """Week by week: an issue not voiced when new is lived with; in later weeks the
+    customer never voices it (though now certain to voice a new one), each week it fades
+    with the fade rate on that week's ``FADE`` draw (never in the week it opened), and
+    until then it costs the silent effort and mood; once faded it costs nothing."""
+    n, weeks, fade = 2000, 8, 0.2
+    par = parameters(model, P_SILENT_EFFORT=0.75, P_SILENT_MOOD=0.125, P_FADE_RATE=fade,
+                     P_KB_BASE=1.0)
+    c = issue_customers(n, complexity=0.0)
+    respond(c, model, segments(model, SEG_SELF_SERVICE=[0.0] * 3, SEG_VOICE=[0.0] * 3), par)
+    assert np.all(c.ist[L.ISSUE_OPEN] == 1) and np.all(c.ist[L.ISSUE_SILENT] == 1)
+    assert np.all(c.fs[L.EFFORT] == 0.75) and np.all(c.fs[L.MOOD] == 0.5 - 0.125)
+    eager = segments(model, SEG_SELF_SERVICE=[1.0] * 3, SEG_VOICE=[1.0] * 3)
+    still_open = np.ones(n, dtype=bool)
+    effort = np.full(n, 0.75)
+    for step in range(STEP + 1, STEP + 1 + weeks):
+        fades = still_open & (uniforms(rng.FADE, range(n), step=step) < fade)
+        respond(c, model, eager, par, step=step)
+        assert within(fades.sum(), still_open.sum(), fade)
+        still_open &= ~fades
+        effort = effort + np.where(still_open, 0.75, 0.0)
+        assert np.array_equal(c.ist[L.ISSUE_OPEN] == 1, still_open), step
+        assert np.array_equal(c.ist[L.ISSUE_SILENT] == 1, still_open), step
+        assert np.array_equal(c.fs[L.EFFORT], effort), step
+        assert np.array_equal(c.fs[L.MOOD], np.where(still_open, 0.5 - 0.125, 0.5)), step
+    assert np.all(c.ist[L.QUEUED_SINCE] == -1)  # never voiced, never self-served
+    assert c.tally[L.T_CONTACTS] == 0 and c.tally[L.T_SELF_SERVED] == 0
+    assert 0 < still_open.sum() < n  # some faded, some still open: both were checked
+
+
+def test_voice_probability_has_the_documented_odds_form(model):
+    """docs/model.md 3.3.6: the propensity is the chance for a trivial issue with no
+    effort spent; severity and effort multiply its odds by exp(w_sev sev + w_eff eff)."""
+    for propensity in (0.05, 0.3, 0.5, 0.9):
+        logit = math.log(propensity / (1.0 - propensity))
+        for w_sev, w_eff in ((1.0, 0.5), (0.0, 0.0), (2.5, 0.1)):
+            assert abs(rules.voice_probability(propensity, 0.0, 0.0, w_sev, w_eff)
+                       - propensity) <= 1e-16
+            chances = []
+            for severity, effort in ((0.0, 0.0), (0.3, 0.0), (0.3, 1.7), (1.0, 1.7), (1.0, 6.0)):
+                p = rules.voice_probability(propensity, severity, effort, w_sev, w_eff)
+                assert math.log(p / (1.0 - p)) - logit == pytest.approx(
+                    w_sev * severity + w_eff * effort, abs=1e-12)
+                assert p == pytest.approx(
+                    documented_voice(propensity, severity, effort, w_sev, w_eff), rel=1e-14)
+                chances.append(p)
+            if w_sev > 0.0:  # a worse issue, more effort spent: more likely voiced
+                assert all(a < b for a, b in zip(chances, chances[1:]))
+            else:  # no weights: the propensity whatever the issue
+                assert all(abs(p - propensity) <= 1e-16 for p in chances)
+    for severity, effort in ((0.0, 0.0), (1.0, 40.0)):  # the ends stay where they are
+        assert rules.voice_probability(0.0, severity, effort, 1.0, 0.5) == 0.0
+        assert rules.voice_probability(1.0, severity, effort, 1.0, 0.5) == 1.0
 
 
 def test_customers_without_an_issue_only_take_their_appraisal(model):
@@ -726,23 +917,24 @@ def test_newcomers_join_fresh_with_a_segment_and_referral_from_their_own_draws(m
     fs = np.full((L.N_FLOAT_STATE, first + n), 9.0)
     ist = np.full((L.N_INT_STATE, first + n), 9, dtype=np.int64)
     par = parameters(model, P_REF_TRUST=0.5, P_REF_EXPECTATION=0.45)
-    rules.admit(fs, ist, first, n, step, KEY, model.seg, par, 0.35)
+    seg = segments(model, SEG_CHURN_SPREAD=[0.5, 1.0, 2.0])
+    rules.admit(fs, ist, first, n, step, KEY, seg, par, 0.35)
     assert np.all(fs[:, :first] == 9.0) and np.all(ist[:, :first] == 9)  # others untouched
     ids = range(first, first + n)
     u = uniforms(rng.SEGMENT, ids, step=step)
-    segment = np.searchsorted(model.seg[L.SEG_CUM_SHARE], u, side="right")
+    segment = np.searchsorted(seg[L.SEG_CUM_SHARE], u, side="right")
     referred = uniforms(rng.REFERRED, ids, step=step) < 0.35
     new_i, new_f = ist[:, first:], fs[:, first:]
     assert np.array_equal(new_i[L.SEGMENT], segment)
     assert np.array_equal(new_i[L.REFERRED], referred)
     for row, value in ((L.ACTIVE, 1), (L.TOUCHPOINT, -1), (L.JOIN_STEP, step),
-                       (L.CHURN_STEP, -1), (L.ISSUE_OPEN, 0), (L.SELF_SERVICE_TRIED, 0),
-                       (L.QUEUED_SINCE, -1), (L.CYCLE_COUNT, 0)):
+                       (L.CHURN_STEP, -1), (L.ISSUE_OPEN, 0), (L.ISSUE_SILENT, 0),
+                       (L.QUEUED_SINCE, -1), (L.CYCLE_COUNT, 0), (L.EPISODE, -1),
+                       (L.CYCLE_EVENTS, 0)):
         assert np.all(new_i[row] == value), row
     for row, value in ((L.MOOD, 0.0), (L.EFFORT, 0.0), (L.SEVERITY, 0.0),
                        (L.ISSUE_COMPLEXITY, 0.0), (L.WORST, 1.0), (L.LAST, 0.0)):
         assert np.all(new_f[row] == value), row
-    seg = model.seg
     boost = referred.astype(float)
     assert np.array_equal(new_f[L.TRUST], np.minimum(1.0, seg[L.SEG_TRUST, segment] + boost * 0.5))
     assert np.array_equal(new_f[L.EXPECTATION],
@@ -754,6 +946,69 @@ def test_newcomers_join_fresh_with_a_segment_and_referral_from_their_own_draws(m
     assert within(referred.sum(), n, 0.35)
     assert (new_f[L.TRUST] == 1.0).any()  # the caps are reached: trust 0.65 + 0.5, and
     assert (new_f[L.EXPECTATION] == 1.0).any()  # expectation 0.58 or 0.6 + 0.45
+
+
+def test_a_newcomers_churn_propensity_is_their_own_normal_times_the_segments_spread(model):
+    """docs/model.md 3.1: eta = sigma_seg x z, z one standard normal of the customer's own
+    stream (``CHURN_PROPENSITY``, keyed by the join step), independent of the segment's
+    draw; sigma = 0 gives every customer of the segment eta = 0."""
+    n, first, step = 4000, 10, 23
+    spread = np.array([0.5, 0.0, 2.0])
+    seg = segments(model, SEG_CHURN_SPREAD=spread)
+    fs = np.zeros((L.N_FLOAT_STATE, first + n))
+    ist = np.zeros((L.N_INT_STATE, first + n), dtype=np.int64)
+    rules.admit(fs, ist, first, n, step, KEY, seg, model.par, 0.2)
+    ids = range(first, first + n)
+    z = np.array([rng.normal_pair(KEY, i, step, rng.CHURN_PROPENSITY)[0] for i in ids])
+    segment = ist[L.SEGMENT, first:]
+    eta = fs[L.CHURN_PROPENSITY, first:]
+    assert np.array_equal(eta, spread[segment] * z)
+    assert np.all(eta[segment == 1] == 0.0) and (segment == 1).any()
+    assert abs(z.mean()) <= Z / math.sqrt(n)  # z is standard normal ...
+    assert abs(z.var() - 1.0) <= Z * math.sqrt(2.0 / n)
+    u = uniforms(rng.SEGMENT, ids, step=step)  # ... and uncorrelated with the segment's draw
+    assert abs(np.corrcoef(z, u)[0, 1]) <= Z / math.sqrt(n)
+    again = np.zeros_like(fs), np.zeros_like(ist)  # another week: other customers' draws
+    rules.admit(*again, first, n, step + 1, KEY, seg, model.par, 0.2)
+    assert not np.array_equal(again[0][L.CHURN_PROPENSITY, first:], eta)
+
+
+@pytest.mark.parametrize("tenure_spread", [0.0, 52.0])
+def test_the_starting_customers_join_at_step_0_with_tenures_from_their_own_draw(
+        model, tenure_spread):
+    """A warm start spreads the starting customers over ``tenure_spread`` weeks of tenure
+    (join step -floor(U(TENURE) x spread), drawn at step 0); a launch (spread 0) has them
+    all new at step 0. Everything else is an ordinary join at step 0."""
+    n = 2000
+    par = parameters(model, P_COHORT=n, P_TENURE_SPREAD=tenure_spread)
+    seg = segments(model, SEG_CHURN_SPREAD=[0.5, 1.0, 2.0])
+    fs = np.zeros((L.N_FLOAT_STATE, n + 5))
+    ist = np.zeros((L.N_INT_STATE, n + 5), dtype=np.int64)
+    assert rules.admit_starting(fs, ist, KEY, seg, par) == n
+    assert np.all(ist[:, n:] == 0) and np.all(fs[:, n:] == 0.0)  # room left alone
+    plain_f = np.zeros((L.N_FLOAT_STATE, n))
+    plain_i = np.zeros((L.N_INT_STATE, n), dtype=np.int64)
+    rules.admit(plain_f, plain_i, 0, n, 0, KEY, seg, par, 0.0)
+    assert np.array_equal(fs[:, :n], plain_f)
+    tenure = np.floor(uniforms(rng.TENURE, range(n), step=0) * tenure_spread).astype(np.int64)
+    assert np.array_equal(ist[L.JOIN_STEP, :n], -tenure)
+    others = [row for row in range(L.N_INT_STATE) if row != L.JOIN_STEP]
+    assert np.array_equal(ist[others, :n], plain_i[others])
+    if tenure_spread:
+        assert tenure.min() == 0 and tenure.max() == 51
+        mean, sd = 25.5, math.sqrt((52**2 - 1) / 12.0)  # uniform on 0 .. 51
+        assert abs(tenure.mean() - mean) <= Z * sd / math.sqrt(n)
+
+
+def test_the_burn_in_spends_its_strategy_up_to_week_0_and_then_the_one_evaluated(model):
+    spend, burn_in_spend = np.full(L.N_LEVERS, 3.0), np.full(L.N_LEVERS, 7.0)
+    par = parameters(model, P_BURN_IN=20.0)
+    for step, want in ((1, burn_in_spend), (19, burn_in_spend), (20, burn_in_spend),
+                       (21, spend), (200, spend)):
+        assert np.array_equal(rules.weekly_spend(step, par, spend, burn_in_spend), want), step
+    launch = parameters(model, P_BURN_IN=0.0)
+    assert all(np.array_equal(rules.weekly_spend(step, launch, spend, burn_in_spend), spend)
+               for step in (1, 2, 50))
 
 
 # ------------------------------------------------------------------------- bookkeeping
@@ -768,14 +1023,16 @@ def test_a_weeks_summary_row(model):
     f[L.MOOD] = [0.9, -0.5, 0.8, -0.9, 0.1, 0.0, 1.0, 0.3, 0.5, -1.0]
     f[L.EFFORT] = np.arange(n + 3) * 0.5
     i[L.SEGMENT] = np.arange(n + 3) % 3
-    i[L.JOIN_STEP] = [0, 0, 3, 0, 4, 0, 0, 9, 0, 2]
+    i[L.JOIN_STEP] = [0, -30, 3, 0, -2, 5, 0, 9, 4, 7]  # a warm start: some before step 0
     i[L.QUEUED_SINCE] = [-1, 3, 2, -1, -1, 5, -1, 1, 1, -1]
     c.company[L.SPEND] = 250.0
     c.company[L.BURNOUT] = 0.125
+    c.company[L.COHORT_SIZE] = 8  # active at week 0 (not the starting cohort, P_COHORT)
     c.tally[:] = 0
     c.tally[[L.T_CAUGHT, L.T_SELF_SERVED, L.T_CONTACTS, L.T_SERVED, L.T_RESOLVED,
-             L.T_WAIT_SUM, L.T_CHURNED]] = [2, 3, 11, 4, 3, 10, 5]
-    par = parameters(model, P_COHORT=8.0, P_COST_PER_CONTACT=6.0, P_FIXED_COST=100.0)
+             L.T_WAIT_SUM, L.T_CHURNED, L.T_FAILURES]] = [2, 3, 11, 4, 3, 10, 5, 13]
+    par = parameters(model, P_COHORT=2000.0, P_BURN_IN=4.0, P_COST_PER_CONTACT=6.0,
+                     P_FIXED_COST=100.0)
     row = np.zeros(L.N_OUT)
     promoters, detractors = rules.summarize_step(c.ids, n, f, i, STEP, model.seg, par,
                                                  c.company, c.tally, row)
@@ -785,8 +1042,9 @@ def test_a_weeks_summary_row(model):
     assert promoters == sum(x >= 9.0 for x in answers) and promoters > 0
     assert detractors == sum(x < 7.0 for x in answers) and detractors > 0
     value = model.seg[L.SEG_VALUE, i[L.SEGMENT, ids]]
-    cohort = i[L.JOIN_STEP, ids] == 0
-    want = {L.O_STEP: STEP, L.O_ACTIVE: n, L.O_COHORT_ACTIVE: cohort.sum(),
+    cohort = i[L.JOIN_STEP, ids] <= 4  # joined by week 0 (internal step 4)
+    assert 0 < cohort.sum() < n
+    want = {L.O_STEP: STEP - 4, L.O_ACTIVE: n, L.O_COHORT_ACTIVE: cohort.sum(),
             L.O_RETENTION: cohort.sum() / 8.0, L.O_ARRIVALS: 0, L.O_CHURNED: 5,
             L.O_NPS: 100.0 * (promoters - detractors) / n,
             L.O_CSAT: (f[L.SATISFACTION, ids] >= 0.7).sum() / n,
@@ -794,7 +1052,9 @@ def test_a_weeks_summary_row(model):
             L.O_WAIT: 10 / 4, L.O_RESOLUTION: 3 / 4, L.O_CAUGHT: 2, L.O_SELF_SERVED: 3,
             L.O_BURNOUT: 0.125, L.O_REVENUE: value.sum(),
             L.O_COST: 250.0 + 4 * 6.0 + 100.0, L.O_PROFIT: value.sum() - 374.0,
-            L.O_COHORT_REVENUE: value[cohort].sum()}
+            L.O_COHORT_REVENUE: value[cohort].sum(), L.O_FAILURES: 13}
+    assert set(want) | {L.O_MOOD, L.O_EXPECTATION, L.O_SATISFACTION, L.O_TRUST,
+                        L.O_EFFORT} == set(range(L.N_OUT))  # every column is checked
     for column, expected in want.items():
         assert row[column] == pytest.approx(expected, rel=1e-15, abs=1e-15), \
             L.STEP_COLUMNS[column]
@@ -816,18 +1076,61 @@ def test_an_empty_week_summary_divides_by_nothing(model):
     assert row[L.O_RESOLUTION] == 0.0 and row[L.O_MOOD] == 0.0
 
 
-def test_events_record_each_customers_join_churn_segment_and_referral():
+def test_week_0_opens_the_horizon_with_the_customers_active_now_as_the_cohort(model):
+    """docs/model.md 3.1: the customers active after the burn-in's last step (its newcomers
+    included) are the cohort; week 0's row is their state with no flows and no spend;
+    later rows count the cohort's retention against them."""
+    burn_in = 12
+    c = customers(9)
+    c.ids = np.array([1, 2, 4, 5, 7, 8], dtype=np.int64)
+    c.ist[L.JOIN_STEP] = [0, -40, 0, 3, 9, 12, 0, -5, 12]  # 8: joined in week 0's step
+    c.company[L.SPEND] = 250.0
+    c.company[L.BURNOUT] = 0.25
+    c.tally[:] = np.arange(1, L.N_TALLY + 1)  # the burn-in week's flows
+    par = parameters(model, P_BURN_IN=float(burn_in), P_COHORT=2000.0, P_FIXED_COST=100.0,
+                     P_COST_PER_CONTACT=6.0)
+    row = np.full(L.N_OUT, 7.0)
+    rules.open_horizon(c.ids, 6, c.fs, c.ist, burn_in, model.seg, par, c.company, c.tally,
+                       row, None, None)
+    assert c.company[L.COHORT_SIZE] == 6 and c.company[L.SPEND] == 0.0
+    assert not c.tally.any()
+    assert row[L.O_STEP] == 0 and row[L.O_ACTIVE] == 6 and row[L.O_COHORT_ACTIVE] == 6
+    assert row[L.O_RETENTION] == 1.0
+    for column in (L.O_ARRIVALS, L.O_CHURNED, L.O_CONTACTS, L.O_SERVED, L.O_CAUGHT,
+                   L.O_SELF_SERVED, L.O_FAILURES, L.O_WAIT, L.O_RESOLUTION):
+        assert row[column] == 0, L.STEP_COLUMNS[column]
+    assert row[L.O_COST] == 100.0 and row[L.O_BURNOUT] == 0.25
+    later = np.zeros(L.N_OUT)  # week 5: two of the cohort left, a newcomer joined
+    c.ids = np.array([1, 4, 5, 6, 8], dtype=np.int64)
+    c.ist[L.JOIN_STEP, 6] = burn_in + 3
+    rules.summarize_step(c.ids, 5, c.fs, c.ist, burn_in + 5, model.seg, par, c.company,
+                         c.tally, later)
+    assert later[L.O_STEP] == 5 and later[L.O_COHORT_ACTIVE] == 4
+    assert later[L.O_RETENTION] == 4 / 6
+
+
+@pytest.mark.parametrize("burn_in", [0, 10])
+def test_events_record_each_customers_join_churn_segment_and_referral(model, burn_in):
+    """Join and churn in weeks from week 0 (internal step ``burn_in``): negative before
+    it; a customer who has not left has STILL_ACTIVE, which no week can be."""
     ist = np.zeros((L.N_INT_STATE, 5), dtype=np.int64)
-    ist[L.JOIN_STEP] = [0, 0, 3, 4, 9]
-    ist[L.CHURN_STEP] = [-1, 7, -1, 8, -1]
+    ist[L.JOIN_STEP] = [-20, 0, 3, 10, 14]
+    ist[L.CHURN_STEP] = [-1, 7, -1, 18, -1]
     ist[L.SEGMENT] = [2, 1, 0, 1, 2]
     ist[L.REFERRED] = [0, 0, 1, 1, 0]
+    par = parameters(model, P_BURN_IN=float(burn_in))
     events = np.full((4, L.N_EVENT), -5, dtype=np.int64)  # room for four of the five
-    rules.record_events(ist, 5, events)
-    assert np.array_equal(events[:, L.EV_JOIN], [0, 0, 3, 4])
-    assert np.array_equal(events[:, L.EV_CHURN], [-1, 7, -1, 8])
+    rules.record_events(ist, 5, par, events)
+    still = L.STILL_ACTIVE
+    assert still < -rng.MAX_STEP
+    assert np.array_equal(events[:, L.EV_JOIN], np.array([-20, 0, 3, 10]) - burn_in)
+    assert np.array_equal(events[:, L.EV_CHURN], [still, 7 - burn_in, still, 18 - burn_in])
     assert np.array_equal(events[:, L.EV_SEGMENT], [2, 1, 0, 1])
     assert np.array_equal(events[:, L.EV_REFERRED], [0, 0, 1, 1])
+    roomy = np.full((7, L.N_EVENT), -5, dtype=np.int64)
+    rules.record_events(ist, 5, par, roomy)
+    assert np.array_equal(roomy[:4], events) and np.all(roomy[5:] == -5)
+    assert roomy[4, L.EV_JOIN] == 14 - burn_in and roomy[4, L.EV_CHURN] == still
 
 
 # ------------------------------------------------- a decision at the edge of its chance
@@ -865,8 +1168,9 @@ def test_a_draw_decides_yes_only_when_it_is_below_the_chance(model, above):
 
     u = rng.uniform(KEY, 0, STEP, rng.SELF_SERVICE_TRY)
     seg = segments(model, SEG_SELF_SERVICE=at_or_above(u, above), SEG_VOICE=0.0)
-    c = issue_week(model, 1, seg, parameters(model, P_KB_BASE=0.0))
-    assert (c.ist[L.SELF_SERVICE_TRIED, 0] == 1) == happens, "self-service try"
+    c = issue_week(model, 1, seg, parameters(model, P_KB_BASE=0.0, P_SS_FAIL_EFFORT=0.5,
+                                             P_SILENT_EFFORT=0.0))
+    assert (c.fs[L.EFFORT, 0] == 0.5) == happens, "self-service try"  # a try in vain
 
     u = rng.uniform(KEY, 0, STEP, rng.SELF_SERVICE_OK)
     seg = segments(model, SEG_SELF_SERVICE=1.0, SEG_VOICE=0.0)
@@ -875,9 +1179,18 @@ def test_a_draw_decides_yes_only_when_it_is_below_the_chance(model, above):
     assert (c.ist[L.ISSUE_OPEN, 0] == 0) == happens, "self-service success"
 
     u = rng.uniform(KEY, 0, STEP, rng.VOICE)
-    seg = segments(model, SEG_SELF_SERVICE=0.0, SEG_VOICE=at_or_above(u, above))
-    c = issue_week(model, 1, seg)
-    assert (c.ist[L.QUEUED_SINCE, 0] == STEP) == happens, "call"
+    chance = at_or_above(u, above)  # for a trivial issue, no effort spent: the propensity
+    assert rules.voice_probability(chance, 0.0, 0.0, 1.0, 0.5) == chance
+    seg = segments(model, SEG_SELF_SERVICE=0.0, SEG_VOICE=chance)
+    c = issue_week(model, 1, seg, parameters(model, P_VOICE_SEVERITY=1.0, P_VOICE_EFFORT=0.5))
+    assert (c.ist[L.QUEUED_SINCE, 0] == STEP) == happens, "voice"
+    assert (c.ist[L.ISSUE_SILENT, 0] == 0) == happens, "lived with"
+
+    u = rng.uniform(KEY, 0, STEP, rng.FADE)
+    seg = segments(model, SEG_SELF_SERVICE=0.0, SEG_VOICE=0.0)
+    c = issue_week(model, 1, seg, parameters(model, P_FADE_RATE=at_or_above(u, above)),
+                   silent=1)
+    assert (c.ist[L.ISSUE_OPEN, 0] == 0) == happens, "fade"
 
     nurture_u, _ = rng.uniform_pair(KEY, 0, STEP, rng.NURTURE_AND_MOVE)
     c = customers(1)
