@@ -896,9 +896,103 @@ def replace_section(page: str, section: str) -> str:
 
 
 #: the page's sections, in its order; each returns the placeholders it fills
+PATHS = ["reactive", "proactive", "glide to proactive", "glide to reactive",
+         "proactive + trigger"]
+
+
+def best_path(ctx: Context) -> dict[str, str]:
+    """Section 9: glide paths and a backlog trigger against the pure camps at one and three
+    years, and the optimiser's split beside the named camps."""
+    res = ctx.run("glide_path")
+    horizon = horizon_of(res)
+    pts = {n: point_of(res, strategy=n) for n in PATHS}
+    retention = {(n, w): values(res, p, "cohort_retention", step=w)
+                 for n, p in pts.items() for w in (52, horizon)}
+    profit = {(n, w): cumulative_profit(res, p, w) for n, p in pts.items() for w in (52, horizon)}
+    rows = []
+    for n, p in pts.items():
+        rows.append({"strategy": n,
+                     "retention, week 52": interval(retention[n, 52]),
+                     f"retention, week {horizon}": interval(retention[n, horizon]),
+                     "profit to week 52": interval(profit[n, 52]),
+                     f"profit to week {horizon}": interval(profit[n, horizon])})
+    sentences = []
+    for n in PATHS[2:]:
+        for w, when in ((52, "one year"), (horizon, f"{horizon} weeks")):
+            sentences.append(
+                f"At {when}, the retention of `{n}` "
+                + listing(compare(paired(retention[n, w], retention[o, w]), f"`{o}`'s")
+                          for o in ("reactive", "proactive"))
+                + "; its profit "
+                + compare(paired(profit[n, w], profit["proactive", w]), "that of `proactive`")
+                + ".")
+    from simulation.answers import decision_metrics, decision_words
+
+    decisions, _ = decision_metrics(res)
+    out = {"bestpath_seeds": seeds_of(res), "bestpath_table": table(rows),
+           "bestpath_shape": " ".join(sentences),
+           "bestpath_decisions": decision_words(decisions).to_markdown(index=False),
+           "bestpath_figure": ctx.figure(plots.retention_figure(res), "bestpath_retention"),
+           "bestpath_outcomes_figure": ctx.figure(plots.panels_figure(res),
+                                                  "bestpath_outcomes")}
+    return out | optimiser_section(ctx)
+
+
+def optimiser_section(ctx: Context) -> dict[str, str]:
+    """The optimiser's split of the baseline's budget for cumulative profit, confirmed on
+    fresh seeds, beside the named camps."""
+    from simulation.studies.optimise import load_optimisation, optimise
+
+    path = ROOT / "scenarios" / "optimise" / "allocation.toml"
+    spec = load_optimisation(path).spec
+    if ctx.seeds:
+        settings = {"trials": 8, "seeds": ctx.seeds, "fresh_seeds": ctx.seeds,
+                    "confirm_seeds": ctx.seeds, "finalists": 2}
+    else:
+        settings = {key: max(2, int(round(getattr(spec, key) * ctx.scale)))
+                    for key in ("trials", "seeds", "fresh_seeds", "confirm_seeds")}
+    loaded = load_optimisation(path, overrides=ctx.overrides, settings=settings)
+    folder = ctx.store / "optimise_allocation"
+    if folder.exists() and not ctx.reuse:
+        shutil.rmtree(folder)
+    summary = (json.loads((folder / "optimisation.json").read_text(encoding="utf-8"))
+               if ctx.reuse and (folder / "trials.csv").is_file() else optimise(loaded, folder))
+    confirm = summary["confirmation"]
+    rows = [{"strategy": arm, "cumulative profit": number_interval(g),
+             "optimised − strategy (paired)": "" if arm == "optimised" else number_interval(
+                 confirm["optimised_minus"][arm], "diff", signed=True)}
+            for arm, g in confirm["goal"].items()]
+    split = summary["winner"]["strategy"]["allocation"]
+    shares = ", ".join(f"{lever.replace('_', ' ')} {share:.2f}" for lever, share in
+                       sorted(split.items(), key=lambda x: -x[1]) if share >= 0.01)
+    spending = [a for a, shares in summary["named_allocations"].items()
+                if sum(shares.values()) > 0]  # the split is searched at the scenario's budget
+    best_named = max(spending, key=lambda a: confirm["goal"][a]["mean"])
+    diff = confirm["optimised_minus"][best_named]
+    verdict = ("above" if diff["diff_low"] > 0 else "below" if diff["diff_high"] < 0
+               else "not distinguishable from")
+    return {"optimiser_settings": (f"{loaded.spec.trials} candidates x {loaded.spec.seeds} "
+                                   f"seeds; the {loaded.spec.finalists} best re-run on "
+                                   f"{loaded.spec.fresh_seeds} fresh seeds; the winner judged "
+                                   f"on {loaded.spec.confirm_seeds} more"),
+            "optimiser_table": table(rows), "optimiser_split": shares,
+            "optimiser_verdict": (f"On the confirmation seeds the optimised split is {verdict} "
+                                  f"the best named strategy that spends the same budget, "
+                                  f"`{best_named}` (difference "
+                                  f"{number_interval(diff, 'diff', signed=True)})"),
+            "optimiser_figure": ctx.figure(plots.allocation_figure(summary),
+                                           "optimiser_allocation")}
+
+
+def number_interval(values: dict, key: str = "mean", signed: bool = False) -> str:
+    """'mean [low, high]' of a summary's entry (``key``, ``key_low``, ``key_high``)."""
+    low, high = ("ci_low", "ci_high") if key == "mean" else (f"{key}_low", f"{key}_high")
+    return Interval(values[key], values[low], values[high]).text(signed=signed)
+
+
 SECTIONS = (robust_verdict, headline, frontier, budget, horizon, failure, complexity,
-            self_service, personas, service_first, trust, effort, overload, baseline_figures,
-            cx_research)
+            self_service, personas, service_first, trust, effort, overload, best_path,
+            baseline_figures, cx_research)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ of ``sweep`` use these, so a figure in one place is the figure in the other.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from .decision_metrics import decision_table
 from .numbers import interval, narrowing_words, number
 from .results import INTERVAL_METHOD, OUTPUT_RANGE, Results, StudyResults, compare_runs, \
     mean_interval
@@ -119,8 +122,27 @@ def strategy_words(scenario: dict, budget_varied: bool = False) -> list[str]:
         f"({shares(sc.camps.service)}).",
         "mix=x (strategy.mix = x): a share 1 − x of the budget follows the reactive "
         "allocation and x the proactive one; balanced is mix 0.5.",
-        f"The base scenario's strategy (where nothing else is said): {sc.strategy.label}.",
+        f"The base scenario's strategy (where nothing else is said): {sc.strategy.label}"
+        + (f" ({over_time_words(sc)})." if sc.strategy.phases or sc.strategy.triggers else "."),
     ]
+
+
+def over_time_words(sc: Scenario) -> str:
+    """A phased or triggered strategy in words: each phase from its week, then each trigger."""
+    parts = []
+    for phase in sc.phases() if sc.strategy.phases else []:
+        what = phase.name or (f"mix={phase.mix:g}" if phase.mix is not None else "an allocation")
+        budget = (f"{phase.revenue_share:.1%} of last week's revenue"
+                  if phase.revenue_share is not None else
+                  f"{number(sc.strategy.budget if phase.budget is None else phase.budget)} a week")
+        ramp = f", ramped over {phase.ramp} weeks" if phase.ramp else ""
+        parts.append(f"{what} from week {phase.start}{ramp}, spending {budget}")
+    for t in sc.strategy.triggers:
+        parts.append(f"while last week's {t.observe} is {t.when} {number(t.enter)} (until it "
+                     f"passes {number(t.leave)}), {t.share:.0%} of the budget moves to "
+                     + ", ".join(f"{lever.replace('_', ' ')} {share:.0%}"
+                                 for lever, share in t.levers.items()))
+    return "; ".join(parts)
 
 
 def rests_on(res: Results | StudyResults, seeds: int) -> list[str]:
@@ -165,3 +187,37 @@ def varied_table(res: StudyResults) -> pd.DataFrame:
                      "(the base scenario with that strategy, one more point)"})
     return pd.DataFrame(rows)
 
+
+
+def decision_metrics(res: Results | StudyResults) -> tuple[pd.DataFrame, str]:
+    """The decision metrics of every variant against the reference (``decision_metrics``),
+    with the payback week when the weekly profit was kept."""
+    runs, _, reference = labelled_runs(res)
+    steps = res.steps
+    if "profit" not in steps.columns:
+        steps = None
+    elif isinstance(res, StudyResults):
+        steps = steps.assign(variant=steps["point"].map(res.point_labels()))
+    return decision_table(runs, reference, steps=steps), reference
+
+
+def decision_words(table: pd.DataFrame) -> pd.DataFrame:
+    """The decision metrics as a report's table: mean [95% CI over seeds]."""
+    rows = []
+    for row in table.itertuples():
+        words = {"strategy": row.variant,
+                 "incremental profit": interval(row.incremental_profit, row.incremental_profit_low,
+                                                row.incremental_profit_high, signed=True),
+                 "incremental NPV": interval(row.incremental_npv, row.incremental_npv_low,
+                                             row.incremental_npv_high, signed=True),
+                 "extra CX spend": number(row.incremental_spend),
+                 "return on the extra spend": interval(row.return_on_spend,
+                                                       row.return_on_spend_low,
+                                                       row.return_on_spend_high)}
+        if "payback_week" in table.columns:
+            paid = math.isfinite(row.payback_week)
+            words["payback week (mean)"] = number(row.payback_week) if paid \
+                else "not by the horizon"
+            words["seeds paid back"] = f"{row.paid_back_share:.0%}"
+        rows.append(words)
+    return pd.DataFrame(rows)

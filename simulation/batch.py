@@ -28,12 +28,13 @@ from .diagnostics import Buffers, Diagnostics
 
 
 @njit(cache=True, error_model="numpy")
-def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, levers, spend,
-                 burn_in_spend, out, events, segments, episodes, decisions, diag):
+def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, levers, plan,
+                 triggers, burn_in_spend, out, events, segments, episodes, decisions, diag):
     """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
 
     A warm start first simulates ``P_BURN_IN`` weeks under the burn-in's own spend (internal
-    steps 1 .. P_BURN_IN, their rows not kept); week w is internal step P_BURN_IN + w.
+    steps 1 .. P_BURN_IN, their rows not kept); week w is internal step P_BURN_IN + w, and
+    spends ``plan[w]`` as the ``triggers`` move it (``rules.weekly_spend``).
     ``events`` (customers x N_EVENT, see ``rules.record_events``) is filled when it has
     rows; pass a (0, N_EVENT) array to skip per-customer output. Diagnostics: ``segments``
     (horizon + 1, segments, N_SEGMENT_OUT), ``episodes``, ``decisions`` and ``diag`` (the
@@ -53,14 +54,15 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
     company = np.zeros(L.N_COMPANY)
     tally = np.zeros(L.N_TALLY)
     burn_in_row = np.zeros(L.N_OUT)           # the burn-in weeks' rows, not kept
+    spend = np.zeros(L.N_LEVERS)              # this week's spend per lever
 
     n = rules.admit_starting(fs, ist, key, seg, par)
     active = _enlist(ids, 0, 0, n)
     agent_steps = burn_in_steps = 0
     for step in range(0, last + 1):
         if step > 0:
-            rules.update_levers(company, levers,
-                                rules.weekly_spend(step, par, spend, burn_in_spend))  # 1.
+            rules.update_levers(company, levers, rules.weekly_spend(
+                step, par, plan, triggers, burn_in_spend, company, spend))  # 1. spending
             tally[:] = 0.0
             agent_steps += active
             burn_in_steps += active if step <= burn_in else 0
@@ -89,6 +91,7 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
                                          segments[week])
             n += n_new
             rules.record_arrivals(row, n_new)
+            rules.observe_week(company, row)  # what next week's budget and triggers see
         if step == burn_in:  # week 0: the customers active now are the cohort
             if segments is None:
                 rules.open_horizon(ids, active, fs, ist, step, seg, par, company, tally,
@@ -122,7 +125,7 @@ def _grow(fs, ist, ids, capacity):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg, par, levers,
-                   spend, burn_in_spend, out, events, segments, episodes, decisions, diag,
+                   plan, triggers, burn_in_spend, out, events, segments, episodes, decisions, diag,
                    agent_steps, burn_in_steps, customers):
     """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``."""
     for r in prange(keys.shape[0]):
@@ -133,7 +136,8 @@ def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg
         run_out = np.zeros((out.shape[1], out.shape[2]))
         journey = (keys[r], tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy(),
                    schedule[v].copy(), seg[v].copy(), par[v].copy(), levers[v].copy(),
-                   spend[v].copy(), burn_in_spend[v].copy(), run_out, events[r])
+                   plan[v].copy(), triggers[v].copy(), burn_in_spend[v].copy(), run_out,
+                   events[r])
         if diag is None:  # decided at compile time: two kernels, one without recording
             agent_steps[r], burn_in_steps[r], customers[r] = simulate_run(
                 *journey, None, None, None, None)

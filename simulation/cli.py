@@ -196,6 +196,14 @@ def _summary_json(results: Results) -> dict:
             | ({"diff": float(row.diff), "diff_low": float(row.diff_low),
                 "diff_high": float(row.diff_high)} if label != results.labels[0] else {})
             for row in group.itertuples()}
+    if len(results.labels) > 1:
+        from .answers import decision_metrics
+
+        table, reference = decision_metrics(results)
+        out["decision_metrics"] = {"reference": reference, "variants": {
+            row["variant"]: {k: (None if v != v else float(v)) for k, v in row.items()
+                             if k not in ("variant", "reference")}
+            for row in table.to_dict("records")}}
     return out
 
 
@@ -218,6 +226,22 @@ def _print_table(results: Results, with_differences: bool) -> None:
                          f"{interval(row.diff, row.diff_low, row.diff_high, signed=True)} "
                          f"({narrowing_words(row.narrowing)})")
             click.echo(text)
+    if with_differences:
+        _print_decisions(results)
+
+
+def _print_decisions(results: Results) -> None:
+    from .answers import decision_metrics, decision_words
+
+    table, reference = decision_metrics(results)
+    weeks = int(results.steps["step"].max())
+    click.echo(f"\n  decision metrics against {reference}, over the {weeks} weeks (paired by "
+               "seed; return on spend = (extra revenue - extra other cost) / extra spend):")
+    for row in decision_words(table).to_dict("records"):
+        strategy = row.pop("strategy")
+        click.echo(f"\n  {strategy}")
+        for name, value in row.items():
+            click.echo(f"    {name:<26} {value}")
 
 
 def _tell(results: Results, folder: Path, as_json: bool, with_differences: bool,
@@ -256,7 +280,7 @@ def scenarios():
               help="When --set changes the cohort, scale the company with it.")
 def validate(scenario, overrides, scale_company):
     """Check a scenario or study file: prints OK, or one line per problem (exit 2)."""
-    from .scenario import is_calibration, is_study, read_toml
+    from .scenario import is_calibration, is_optimisation, is_study, read_toml
     from .studies.robust_file import is_robust_study
 
     path = resolve_path(scenario)
@@ -280,6 +304,15 @@ def validate(scenario, overrides, scale_company):
                    f"{sum(len(s.weeks) for s in series)} observations in {len(series)} "
                    f"series, {loaded.calibration.trials} trials x "
                    f"{loaded.calibration.seeds} seeds)")
+        return
+    if is_optimisation(data):
+        from .studies.optimise import load_optimisation
+
+        spec = load_optimisation(path).spec
+        click.echo(f"OK: {path} (optimisation: {spec.trials} candidates x {spec.seeds} seeds, "
+                   f"goal {spec.goal.kind}, {len(spec.search.levers)} levers"
+                   f"{', phased' if spec.search.phased else ''}"
+                   f"{', a trigger' if spec.search.trigger else ''})")
         return
     if is_study(data):
         from .study import load_study
@@ -468,6 +501,68 @@ def sweep(study_file, seeds, workers, scheduler, out, resume):
                f"{report['seconds']:.1f} s")
     _write_study_figures(folder)
     _tell_study(folder)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--trials", type=click.IntRange(1, 100_000), default=None,
+              help="Candidates to try in all (overrides the file; a resumed search may ask more).")
+@click.option("--seeds", type=click.IntRange(2, MAX_SEEDS), default=None,
+              help="Seeds per candidate in the search (overrides the file).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (default: results/<file>-optimise-<time>).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted search in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def optimise(study_file, trials, seeds, out, resume, as_json):
+    """Search strategies for the file's goal; name a winner confirmed on fresh seeds."""
+    from . import plots
+    from .studies.optimise import load_optimisation
+    from .studies.optimise import optimise as run_optimisation
+
+    loaded = load_optimisation(resolve_path(study_file), trials=trials, seeds=seeds)
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out (the folder to continue)")
+    folder = out if resume else _out_folder(out, str(study_file), "optimise")
+    spec = loaded.spec
+    progress, advance = _progress(spec.trials * spec.seeds,
+                                  f"{spec.trials} candidates x {spec.seeds} seeds")
+    with progress:
+        summary = run_optimisation(loaded, folder, resume=resume,
+                                   progress=lambda n: advance(n * spec.seeds))
+    plots.save(plots.allocation_figure(summary), folder / "allocation.png")
+    if as_json:
+        click.echo(json.dumps(summary | {"results": str(folder)}, indent=2))
+        return
+    _print_optimisation(summary)
+    click.echo(f"results: {folder}")
+
+
+def _print_optimisation(summary: dict) -> None:
+    goal = summary["goal"]["kind"]
+    confirm = summary["confirmation"]
+    first, last = summary["seeds"]["confirm"]
+    click.echo(f"{summary['trials']} candidates; goal: {goal}; the winner (trial "
+               f"{summary['winner']['trial']}) was picked on fresh seeds and is judged on "
+               f"seeds {first}-{last}, which the search never saw (mean [95% CI])")
+    for arm, g in confirm["goal"].items():
+        text = f"  {arm:<12} {interval(g['mean'], g['ci_low'], g['ci_high'])}"
+        if arm != "optimised":
+            d = confirm["optimised_minus"][arm]
+            text += f"   optimised - {arm}: " \
+                    f"{interval(d['diff'], d['diff_low'], d['diff_high'], signed=True)}"
+        click.echo(text)
+    strategy = summary["winner"]["strategy"]
+    for k, phase in enumerate(strategy.get("phases") or [strategy]):
+        when = f" from week {phase['start']} (ramp {phase.get('ramp', 0)})" if "start" in phase \
+            else ""
+        shares = ", ".join(f"{lever} {share:.2f}" for lever, share in
+                           sorted(phase["allocation"].items(), key=lambda x: -x[1])
+                           if share >= 0.005)
+        click.echo(f"  winner's split{when}: {shares}")
+    for t in strategy.get("triggers", []):
+        click.echo(f"  trigger: {t['observe']} {t['when']} {number(t['enter'])} (leave at "
+                   f"{number(t['leave'])}) moves {t['share']:.0%} to "
+                   + ", ".join(f"{k} {v:.2f}" for k, v in t["levers"].items()))
 
 
 def _tell_study(folder: Path) -> None:

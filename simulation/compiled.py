@@ -23,7 +23,8 @@ class Compiled(NamedTuple):
     seg: np.ndarray              # (N_SEG, segments)
     par: np.ndarray              # (N_PAR,)
     levers: np.ndarray           # (N_LV, N_LEVERS)
-    spend: np.ndarray            # (N_LEVERS,) weekly spend per lever
+    plan: np.ndarray             # (horizon + 1, N_PLAN): each week's spend before triggers
+    triggers: np.ndarray         # (MAX_TRIGGERS, N_TG): the strategy's triggers
     burn_in_spend: np.ndarray    # (N_LEVERS,) weekly spend per lever in a warm start's burn-in
 
 
@@ -122,8 +123,56 @@ def compile_scenario(sc: Scenario) -> Compiled:
             levers[L.LV_SCALE, lever_index] = spec.scale
             levers[L.LV_CEILING, lever_index] = spec.ceiling
 
-    return Compiled(tp, cum, move_guide(cum), schedule, seg, par, levers,
-                    weekly_spend(sc), weekly_spend(sc, sc.start.strategy))
+    return Compiled(tp, cum, move_guide(cum), schedule, seg, par, levers, spend_plan(sc),
+                    trigger_table(sc), weekly_spend(sc, sc.start.strategy))
+
+
+def spend_plan(sc: Scenario) -> np.ndarray:
+    """Week by week, the spend per lever the strategy's phases plan (``layout.PL_*``): a
+    fixed amount and a share of last week's revenue per lever, and the phase. In a ramp's
+    week j (0, 1, ...) of r, the new phase weighs (j + 1) / (r + 1) and the one before
+    it the rest; a strategy without phases is one phase from week 0."""
+    plan = np.zeros((sc.horizon + 1, L.N_PLAN))
+    phases = sc.phases()
+    rows = [_phase_row(sc, phase) for phase in phases]
+    for k, phase in enumerate(phases):
+        end = phases[k + 1].start if k + 1 < len(phases) else sc.horizon + 1
+        plan[phase.start:end, :L.PL_PHASE] = rows[k]
+        plan[phase.start:end, L.PL_PHASE] = k
+        for j in range(min(phase.ramp, end - phase.start)):
+            weight = (j + 1) / (phase.ramp + 1)
+            plan[phase.start + j, :L.PL_PHASE] = (1.0 - weight) * rows[k - 1] + weight * rows[k]
+    return plan
+
+
+def _phase_row(sc: Scenario, phase) -> np.ndarray:
+    """A phase's (fixed amount, revenue share) per lever, as the plan's row holds them."""
+    allocation = np.array([sc.allocation(phase)[name] for name in LEVERS])
+    row = np.zeros(L.PL_PHASE)
+    if phase.name == "none":
+        return row
+    if phase.revenue_share is not None:
+        row[L.PL_SHARE:L.PL_SHARE + L.N_LEVERS] = phase.revenue_share * allocation
+    else:
+        budget = sc.strategy.budget if phase.budget is None else phase.budget
+        row[L.PL_FIXED:L.PL_FIXED + L.N_LEVERS] = budget * allocation
+    return row
+
+
+def trigger_table(sc: Scenario) -> np.ndarray:
+    """The strategy's triggers as ``rules.next_triggers`` reads them (unused rows: 0)."""
+    table = np.zeros((L.MAX_TRIGGERS, L.N_TG))
+    for k, trigger in enumerate(sc.strategy.triggers):
+        table[k, L.TG_USED] = 1.0
+        table[k, L.TG_OBSERVE] = L.OBSERVABLES.index(trigger.observe)
+        table[k, L.TG_ABOVE] = 1.0 if trigger.when == "above" else 0.0
+        table[k, L.TG_ENTER] = trigger.enter
+        table[k, L.TG_LEAVE] = trigger.leave
+        table[k, L.TG_SHARE] = trigger.share
+        table[k, L.TG_WINDOW] = trigger.window
+        for lever, share in trigger.levers.items():
+            table[k, L.TG_LEVERS + LEVERS.index(lever)] = share
+    return table
 
 
 def weekly_spend(sc: Scenario, strategy=None) -> np.ndarray:
@@ -156,7 +205,8 @@ class Stacked(NamedTuple):
     seg: np.ndarray
     par: np.ndarray
     levers: np.ndarray
-    spend: np.ndarray
+    plan: np.ndarray
+    triggers: np.ndarray
     burn_in_spend: np.ndarray
 
 

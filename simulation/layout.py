@@ -100,7 +100,37 @@ EFFECT = N_LEVERS     # EFFECT + lever: its effect (for capacity: extra contact 
 BURNOUT = 2 * N_LEVERS
 SPEND = 2 * N_LEVERS + 1  # this step's total lever spend
 COHORT_SIZE = 2 * N_LEVERS + 2  # customers active at week 0: cohort_retention's denominator
-N_COMPANY = 2 * N_LEVERS + 3
+PHASE = 2 * N_LEVERS + 3  # the strategy's phase this week (-1 in a warm start's burn-in)
+TRIGGERS = 2 * N_LEVERS + 4  # the triggers active this week: bit k for trigger k
+# what the company saw of last week (``rules.observe_week``): the observables a trigger
+# reads (SEEN + OB_*), last week's revenue (a budget may be a share of it), its active
+# customers, and a ring of the last MAX_WINDOW weeks' churned and exposed counts (the
+# rolling churn rate)
+SEEN = 2 * N_LEVERS + 5
+OBSERVABLES = ("backlog", "wait", "burnout", "contacts", "nps", "churn_rate")
+OB_BACKLOG, OB_WAIT, OB_BURNOUT, OB_CONTACTS, OB_NPS, OB_CHURN_RATE = range(6)
+SEEN_REVENUE = SEEN + 6
+SEEN_ACTIVE = SEEN + 7
+MAX_WINDOW = 52       # the longest window of a rolling churn rate, in weeks
+RING_POS = SEEN + 8
+RING_CHURNED = SEEN + 9
+RING_EXPOSED = RING_CHURNED + MAX_WINDOW
+N_COMPANY = RING_EXPOSED + MAX_WINDOW
+
+# --------------------------------------- the strategy over time: the weekly spending plan
+# plan[w]: week w's spend per lever before triggers: a fixed amount plus a share of last
+# week's revenue (``PL_SHARE``), and the phase it belongs to (a ramp week: the phase ramped to)
+PL_FIXED = 0
+PL_SHARE = N_LEVERS
+PL_PHASE = 2 * N_LEVERS
+N_PLAN = 2 * N_LEVERS + 1
+# triggers[k]: trigger k (rows unused when TG_USED is 0): what it observes, whether it enters
+# above (1) or below (0) its enter level, the levels, the share of the budget it moves, the
+# churn rate's window, then the moved share's split over the levers
+MAX_TRIGGERS = 8
+TG_USED, TG_OBSERVE, TG_ABOVE, TG_ENTER, TG_LEAVE, TG_SHARE, TG_WINDOW = range(7)
+TG_LEVERS = 7
+N_TG = TG_LEVERS + N_LEVERS
 
 # -------------------------------------------------------------- per-step tallies (counts)
 T_CAUGHT = 0
@@ -119,12 +149,17 @@ STEP_COLUMNS = (
     "mood", "expectation", "satisfaction", "trust", "effort", "nps", "csat",
     "contacts", "served", "backlog", "wait", "resolution_rate", "caught", "self_served",
     "burnout", "revenue", "cost", "profit", "cohort_revenue", "failures",
+    "spend", "phase", "triggers",
 )
 (O_STEP, O_ACTIVE, O_COHORT_ACTIVE, O_RETENTION, O_ARRIVALS, O_CHURNED,
  O_MOOD, O_EXPECTATION, O_SATISFACTION, O_TRUST, O_EFFORT, O_NPS, O_CSAT,
  O_CONTACTS, O_SERVED, O_BACKLOG, O_WAIT, O_RESOLUTION, O_CAUGHT, O_SELF_SERVED,
- O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE, O_FAILURES) = range(26)
-N_OUT = 26
+ O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE, O_FAILURES,
+ O_SPEND, O_PHASE, O_TRIGGERS) = range(29)
+N_OUT = 29
+#: per-run totals over the weeks lived (``results.run_summary``), beside the horizon's row
+RUN_TOTALS = ("profit_total", "profit_npv", "cost_total", "spend_total", "revenue_total",
+              "profit_per_cost", "clv")
 # ------------------------------------------------------- per-customer events (columns)
 # join and churn in weeks from week 0 (negative: before it, in a warm start's burn-in)
 EV_JOIN, EV_CHURN, EV_SEGMENT, EV_REFERRED = range(4)
@@ -132,7 +167,8 @@ N_EVENT = 4
 STILL_ACTIVE = -(2**62)  # EV_CHURN of a customer who has not left
 
 INTEGER_COLUMNS = ("step", "active", "cohort_active", "arrivals", "churned", "contacts",
-                   "served", "backlog", "caught", "self_served", "failures")
+                   "served", "backlog", "caught", "self_served", "failures", "phase",
+                   "triggers")
 
 # ------------------------------------------- diagnostics: per-customer records (optional)
 # ``rules`` writes them only when the run records diagnostics (see ``simulation.diagnostics``);

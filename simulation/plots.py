@@ -24,6 +24,7 @@ PANELS = {
     "effort": "mean accumulated effort",
     "contacts": "desk contacts per week",
     "cumulative_profit": "cumulative profit (currency)",
+    "trigger_share": "runs with a trigger active (share of seeds)",
 }
 
 
@@ -50,6 +51,8 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
     steps, labels = curves(res)
     if column == "cumulative_profit":
         steps = steps.assign(cumulative_profit=cumulative_profit(steps))
+    if column == "trigger_share":
+        steps = steps.assign(trigger_share=(steps["triggers"] > 0).astype(float))
     bands = step_bands(steps, column, kind)
     widest = 0.0
     for label in labels:
@@ -58,6 +61,7 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
         ax.fill_between(b["step"], b["low"], b["high"], step="post", alpha=0.25,
                         color=line.get_color())
         widest = max(widest, float((b["high"] - b["low"]).max()))
+        _mark_phase_switches(ax, steps[steps["variant"] == label], label, line.get_color())
     ax.set_xlabel("week")
     ax.set_ylabel(PANELS.get(column, column))
     ax.grid(alpha=0.3)
@@ -65,6 +69,19 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
         _money_axis(ax)
     low, high = ax.get_ylim()
     return widest > 0.01 * (high - low)
+
+
+def _mark_phase_switches(ax, steps, label: str, color) -> None:
+    """A dotted vertical line at each week a variant's strategy enters a new phase (the
+    phases are the same in every seed)."""
+    if "phase" not in steps.columns or steps.empty:
+        return
+    one = steps[steps["seed"] == steps["seed"].iloc[0]].sort_values("step")
+    phase = one["phase"].to_numpy()
+    weeks = one["step"].to_numpy()[np.flatnonzero(phase[1:] != phase[:-1]) + 1]
+    for k, week in enumerate(weeks):
+        ax.axvline(week, color=color, linestyle=":", linewidth=1.2,
+                   label=f"{label}: new phase" if k == 0 else None)
 
 
 def _legend_entries(ax, band_visible: bool, kind: str):
@@ -96,17 +113,28 @@ def retention_figure(res, kind: str = "ci"):
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     ax.set_ylim(0, 1.02)
     visible = plot_over_time(res, "cohort_retention", ax, kind)
-    ax.set_title(f"Retention of the customers active at week 0: {' vs '.join(labels)}\n"
-                 f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
+    ax.set_title(_wrapped(f"Retention of the customers active at week 0: {' vs '.join(labels)}")
+                 + f"\n({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
     ax.legend(*_legend_entries(ax, visible, kind), fontsize=8, ncol=2, loc="lower left")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.1, top=0.88)
     return fig
 
 
+def _wrapped(title: str, width: int = 95) -> str:
+    """A long title (many variants) on several lines instead of cut at the figure's edge."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width))
+
+
 def _panel_columns(steps) -> list[str]:
     """The outcome panels the per-step table can fill."""
-    return [c for c in ("nps", "satisfaction", "trust", "effort", "contacts", "cumulative_profit")
-            if (c if c != "cumulative_profit" else "profit") in steps.columns]
+    columns = [c for c in ("nps", "satisfaction", "trust", "effort", "contacts",
+                           "cumulative_profit")
+               if (c if c != "cumulative_profit" else "profit") in steps.columns]
+    if "triggers" in steps.columns and (steps["triggers"] > 0).any():
+        columns.append("trigger_share")
+    return columns
 
 
 def panels_figure(res, kind: str = "ci"):
@@ -125,8 +153,8 @@ def panels_figure(res, kind: str = "ci"):
     handles, legend_labels = _legend_entries(axes.flat[0], visible, kind)
     fig.legend(handles, legend_labels, loc="lower center", ncol=min(4, len(legend_labels)),
                fontsize=9)
-    fig.suptitle(f"Customer outcomes over time: {' vs '.join(labels)} "
-                 f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})")
+    fig.suptitle(_wrapped(f"Customer outcomes over time: {' vs '.join(labels)} "
+                          f"({_n_seeds(steps)} seeds each; {_band_words(visible, kind)})", 150))
     fig.tight_layout(rect=(0, 0.1 if rows > 1 else 0.18, 1, 0.96))
     return fig
 
@@ -321,4 +349,29 @@ def sensitivity_figure(table, kind: str):
                  "; ".join(sorted(set(w for w in table["warning"] if w)))
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def allocation_figure(summary: dict):
+    """The optimiser's winning split of the budget beside the named strategies' (one bar
+    group per lever; a phased winner shows each phase)."""
+    from .scenario import LEVERS
+
+    strategy = summary["winner"]["strategy"]
+    phases = strategy.get("phases") or [strategy]
+    bars = {(f"optimised, from week {p['start']}" if len(phases) > 1 else "optimised"):
+            p["allocation"] for p in phases}
+    bars |= {name: shares for name, shares in summary["named_allocations"].items()
+             if sum(shares.values()) > 0}
+    fig, ax = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
+    width = 0.8 / len(bars)
+    x = np.arange(len(LEVERS))
+    for k, (label, shares) in enumerate(bars.items()):
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, [shares.get(lever, 0.0) for lever in LEVERS],
+               width, label=label, hatch="//" if label.startswith("optimised") else None)
+    ax.set_xticks(x, [lever.replace("_", " ") for lever in LEVERS], rotation=30, ha="right")
+    ax.set_ylabel("share of the weekly budget")
+    ax.set_title(f"The optimiser's split of the budget ({summary['goal']['kind']}) "
+                 "beside the named strategies")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

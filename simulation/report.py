@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import plots
-from .answers import (ANSWERED, best_lines, comparison, difference_table, rests_on,
-                      strategy_words, varied_table)
+from .answers import (ANSWERED, best_lines, comparison, decision_metrics, decision_words,
+                      difference_table, rests_on, strategy_words, varied_table)
 from .numbers import interval, number
 from .results import HEADLINE, OUTPUT_RANGE, Results, StudyResults, mean_interval
 
@@ -64,7 +64,8 @@ def _what_was_run(res, seeds: int) -> str:
 def _results_sections(res: Results):
     scenario = res.manifest["scenarios"][0]
     table, reference = comparison(res, HEADLINE)
-    tables = [("Results at the horizon", difference_table(table, reference))]
+    tables = [("Results at the horizon", difference_table(table, reference)),
+              *_decision_section(res)]
     figures = [("Retention of the customers active at week 0", plots.retention_figure(res)),
                ("Outcomes over time", plots.panels_figure(res))]
     return _key_parameters(scenario), None, tables, figures
@@ -86,8 +87,20 @@ def _study_sections(res: StudyResults):
         tables.append((f"Paired differences to {reference}",
                        difference_table(table[table["variant"] != reference], reference,
                                         means=False)))
+    if len(res.points) <= 40:
+        tables += _decision_section(res)
     figures = [(name.replace("_", " "), fig) for name, fig in plots.study_figures(res)]
     return _key_parameters(scenario, varied), varied_table(res), tables, figures
+
+
+def _decision_section(res) -> list[tuple[str, pd.DataFrame]]:
+    """The decision metrics against the reference (none when only one strategy ran)."""
+    table, reference = decision_metrics(res)
+    if table.empty:
+        return []
+    return [(f"Decision metrics against {reference} (paired by seed; mean [95% CI over "
+             "seeds]; return = (extra revenue - extra other cost) / extra spend)",
+             decision_words(table))]
 
 
 def write_report(res: Results | StudyResults, path: str | Path) -> Path:

@@ -65,7 +65,9 @@ class Results:
         return list(self.manifest["labels"])
 
     def summary(self) -> pd.DataFrame:
-        """One row per (variant, seed): the horizon's outputs plus profit_total, roi, clv."""
+        """One row per (variant, seed): the horizon's outputs plus the run's totals
+        (profit_total, profit_npv, cost_total, spend_total, revenue_total, profit_per_cost,
+        clv)."""
         if self._runs is None:
             self._runs = run_summary(self.steps, self.manifest)
         return self._runs
@@ -124,15 +126,21 @@ def run_summary(steps: pd.DataFrame, manifest: dict) -> pd.DataFrame:
     last = steps.groupby(["variant", "seed"], sort=False).tail(1).set_index(["variant", "seed"])
     weeks = steps[steps["step"] > 0]  # row 0 is the starting state, not a week lived
     grouped = weeks.groupby(["variant", "seed"], sort=False)
-    totals = grouped.agg(profit_total=("profit", "sum"), cost_total=("cost", "sum"))
-    rate = weeks["variant"].map(weekly_discount).to_numpy()
-    discounted = weeks["cohort_revenue"].to_numpy() / (1.0 + rate) ** weeks["step"].to_numpy()
-    clv = (pd.Series(discounted, index=weeks.index).groupby([weeks["variant"], weeks["seed"]],
-                                                             sort=False).sum())
+    totals = grouped.agg(profit_total=("profit", "sum"), cost_total=("cost", "sum"),
+                         spend_total=("spend", "sum"), revenue_total=("revenue", "sum"))
+    discount = (1.0 + weeks["variant"].map(weekly_discount).to_numpy()) ** weeks["step"].to_numpy()
+    by_run = [weeks["variant"], weeks["seed"]]
+    clv = pd.Series(weeks["cohort_revenue"].to_numpy() / discount,
+                    index=weeks.index).groupby(by_run, sort=False).sum()
+    npv = pd.Series(weeks["profit"].to_numpy() / discount,
+                    index=weeks.index).groupby(by_run, sort=False).sum()
     runs = last.join(totals)
-    runs["roi"] = np.where(runs["cost_total"] > 0,
-                           runs["profit_total"] / runs["cost_total"].where(runs["cost_total"] > 0),
-                           0.0)
+    runs["profit_npv"] = npv
+    # the whole business's profit per unit of its whole cost (not a return on the CX spend:
+    # that needs a reference strategy, see decision_metrics)
+    runs["profit_per_cost"] = np.where(
+        runs["cost_total"] > 0,
+        runs["profit_total"] / runs["cost_total"].where(runs["cost_total"] > 0), 0.0)
     runs["clv"] = clv / runs.index.get_level_values("variant").map(cohort).to_numpy()
     return runs.reset_index()
 
@@ -157,11 +165,12 @@ _NON_NEGATIVE = (0.0, None)
 OUTPUT_RANGE = {
     "cohort_retention": _UNIT, "satisfaction": _UNIT, "trust": _UNIT, "expectation": _UNIT,
     "csat": _UNIT, "resolution_rate": _UNIT, "burnout": _UNIT, "mood": (-1.0, 1.0),
-    "nps": (-100.0, 100.0),
+    "nps": (-100.0, 100.0), "trigger_share": _UNIT,
     **{name: _NON_NEGATIVE for name in ("active", "cohort_active", "arrivals", "churned",
                                         "effort", "contacts", "served", "backlog", "wait",
                                         "caught", "self_served", "revenue", "cost",
-                                        "cohort_revenue", "cost_total", "clv")},
+                                        "cohort_revenue", "cost_total", "clv",
+                                        "spend", "spend_total", "revenue_total")},
 }
 
 #: how the intervals are computed, for reports and the terminal

@@ -625,11 +625,104 @@ def admit_starting(fs, ist, key, seg, par):
     return cohort
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def weekly_spend(step, par, spend, burn_in_spend):
-    """The spend of ``step``: the burn-in's stated strategy up to week 0, then the strategy
-    under evaluation (a launch has no burn-in)."""
-    return burn_in_spend if step <= par[L.P_BURN_IN] else spend
+@njit(**_JIT)
+def weekly_spend(step, par, plan, triggers, burn_in_spend, company, spend):
+    """Step 1's spend per lever, written into ``spend`` (and returned).
+
+    In a warm start's burn-in (steps up to ``P_BURN_IN``) the burn-in's own fixed strategy.
+    In week w of the horizon, the plan's row w (the phase's fixed amounts plus its share of
+    last week's revenue), then the triggers: each active one moves its share of the week's
+    budget to its own levers. Sets the company's phase and active triggers for the week's
+    row. Company-level, once a week: nothing here runs per customer.
+    """
+    burn_in = par[L.P_BURN_IN]
+    if step <= burn_in:
+        company[L.PHASE] = -1.0
+        company[L.TRIGGERS] = 0.0
+        spend[:] = burn_in_spend
+        return spend
+    week = int(step - burn_in)
+    revenue = company[L.SEEN_REVENUE]
+    budget = 0.0
+    for lever in range(L.N_LEVERS):
+        amount = plan[week, L.PL_FIXED + lever] + plan[week, L.PL_SHARE + lever] * revenue
+        spend[lever] = amount
+        budget += amount
+    company[L.PHASE] = plan[week, L.PL_PHASE]
+    active = next_triggers(company, triggers)
+    company[L.TRIGGERS] = active
+    if active > 0:
+        move_budget(spend, budget, triggers, active)
+    return spend
+
+
+@njit(**_JIT)
+def observed(company, observable, window):
+    """What the company saw of ``observable`` (``layout.OB_*``) last week; the churn rate is
+    the share of the customers exposed that left, over the last ``window`` weeks."""
+    if observable != L.OB_CHURN_RATE:
+        return company[L.SEEN + observable]
+    position = int(company[L.RING_POS])
+    churned = exposed = 0.0
+    for back in range(1, window + 1):
+        slot = (position - back) % L.MAX_WINDOW
+        churned += company[L.RING_CHURNED + slot]
+        exposed += company[L.RING_EXPOSED + slot]
+    return churned / exposed if exposed > 0.0 else 0.0
+
+
+@njit(**_JIT)
+def next_triggers(company, triggers):
+    """This week's active triggers (bit k: trigger k) from last week's and what the company
+    saw, with hysteresis: a trigger enters when its observable passes the enter level (above
+    it, or below it) and stays active until it passes the leave level the other way."""
+    before = int(company[L.TRIGGERS])
+    active = 0
+    for k in range(triggers.shape[0]):
+        if triggers[k, L.TG_USED] == 0.0:
+            continue
+        value = observed(company, int(triggers[k, L.TG_OBSERVE]), int(triggers[k, L.TG_WINDOW]))
+        sign = 1.0 if triggers[k, L.TG_ABOVE] > 0.0 else -1.0  # "below": mirror the levels
+        if (before >> k) & 1:
+            on = not sign * value < sign * triggers[k, L.TG_LEAVE]
+        else:
+            on = sign * value > sign * triggers[k, L.TG_ENTER]
+        active |= (1 << k) if on else 0
+    return active
+
+
+@njit(**_JIT)
+def move_budget(spend, budget, triggers, active):
+    """The active triggers' shares of ``budget`` leave every lever in proportion and go to
+    each trigger's own levers."""
+    moved = 0.0
+    for k in range(triggers.shape[0]):
+        if (active >> k) & 1:
+            moved += triggers[k, L.TG_SHARE]
+    for lever in range(L.N_LEVERS):
+        amount = spend[lever] * (1.0 - moved)
+        for k in range(triggers.shape[0]):
+            if (active >> k) & 1:
+                amount += triggers[k, L.TG_SHARE] * budget * triggers[k, L.TG_LEVERS + lever]
+        spend[lever] = amount
+
+
+@njit(**_JIT)
+def observe_week(company, row):
+    """The end of a week: what the company sees of its row, read by next week's budget (a
+    share of revenue) and triggers. The ring keeps each week's churned customers and those
+    exposed (active at its start) for the rolling churn rate."""
+    company[L.SEEN + L.OB_BACKLOG] = row[L.O_BACKLOG]
+    company[L.SEEN + L.OB_WAIT] = row[L.O_WAIT]
+    company[L.SEEN + L.OB_BURNOUT] = row[L.O_BURNOUT]
+    company[L.SEEN + L.OB_CONTACTS] = row[L.O_CONTACTS]
+    company[L.SEEN + L.OB_NPS] = row[L.O_NPS]
+    company[L.SEEN_REVENUE] = row[L.O_REVENUE]
+    position = int(company[L.RING_POS])
+    company[L.RING_CHURNED + position] = row[L.O_CHURNED]
+    company[L.RING_EXPOSED + position] = company[L.SEEN_ACTIVE]
+    company[L.RING_POS] = (position + 1) % L.MAX_WINDOW
+    company[L.SEEN_ACTIVE] = row[L.O_ACTIVE]
 
 
 @njit(**_JIT)
@@ -641,8 +734,12 @@ def open_horizon(ids, count, fs, ist, step, seg, par, company, tally, row, block
     those that reach into the reported weeks."""
     company[L.COHORT_SIZE] = count
     company[L.SPEND] = 0.0
+    company[L.PHASE] = 0.0
+    company[L.TRIGGERS] = 0.0
     tally[:] = 0.0
     summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row)
+    if step == 0:  # a launch: week 1 sees week 0 (a warm start saw its burn-in's last week)
+        observe_week(company, row)
     if diag is not None:
         summarize_segments(ids, count, 0, fs, ist, seg, par, block)
 
@@ -711,6 +808,9 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     row[L.O_PROFIT] = revenue - cost
     row[L.O_COHORT_REVENUE] = cohort_revenue
     row[L.O_FAILURES] = tally[L.T_FAILURES]
+    row[L.O_SPEND] = company[L.SPEND]
+    row[L.O_PHASE] = company[L.PHASE]
+    row[L.O_TRIGGERS] = company[L.TRIGGERS]
     return promoters, detractors
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .layout import MAX_TRIGGERS, MAX_WINDOW, OBSERVABLES
 from .rng import MAX_STEP
 
 
@@ -236,22 +237,67 @@ class Camps(Strict):
                            "capacity": 0.15}
 
 
+Week = Annotated[int, Field(ge=0, le=MAX_HORIZON)]
+
+
+class Phase(Strict):
+    """A stretch of the horizon from week ``start`` on: its own strategy (exactly one of
+    name, mix or allocation) and budget (``budget`` a week, or ``revenue_share`` of last
+    week's revenue; neither: the strategy's budget). ``ramp``: weeks over which the spend
+    moves linearly from the previous phase's."""
+
+    start: Week
+    ramp: Week = 0
+    budget: Money | None = None
+    revenue_share: Unit | None = None
+    name: Name | None = None
+    mix: Unit | None = None
+    allocation: Allocation | None = None
+
+
+#: the observables a trigger may watch (``layout.OBSERVABLES``), with the range of each
+OBSERVABLE_RANGE = {"backlog": (0.0, 10.0 * MAX_COHORT), "wait": (0.0, float(MAX_HORIZON)),
+                    "burnout": (0.0, 1.0), "contacts": (0.0, 10.0 * MAX_COHORT),
+                    "nps": (-100.0, 100.0), "churn_rate": (0.0, 1.0)}
+assert set(OBSERVABLE_RANGE) == set(OBSERVABLES)
+
+
+class Trigger(Strict):
+    """While what the company observed last week is past ``enter`` (``when`` above or
+    below it), and until it comes back past ``leave``, ``share`` of the week's budget moves
+    to ``levers`` (shares summing to 1)."""
+
+    observe: Literal[OBSERVABLES]  # type: ignore[valid-type]
+    when: Literal["above", "below"] = "above"
+    enter: Bounded(-10.0 * MAX_COHORT, 10.0 * MAX_COHORT)
+    leave: Bounded(-10.0 * MAX_COHORT, 10.0 * MAX_COHORT)
+    share: Unit
+    levers: Allocation
+    window: Annotated[int, Field(ge=1, le=MAX_WINDOW)] = 4
+
+
 class Strategy(Strict):
-    """What the company spends: exactly one of name, mix or allocation (checked by
-    ``cross_field_problems``)."""
+    """What the company spends: exactly one of name, mix, allocation or phases (checked by
+    ``cross_field_problems``), and the triggers that move part of it while they hold."""
 
     budget: Money = 2000.0
     name: Name | None = None
     mix: Unit | None = None
     allocation: Allocation | None = None
+    phases: Annotated[list[Phase], Field(min_length=1, max_length=MAX_HORIZON + 1)] | None = None
+    triggers: Annotated[list[Trigger], Field(max_length=MAX_TRIGGERS)] = []
 
     @property
     def label(self) -> str:
         if self.name is not None:
-            return self.name
-        if self.mix is not None:
-            return f"mix={self.mix:g}"
-        return "custom"
+            base = self.name
+        elif self.mix is not None:
+            base = f"mix={self.mix:g}"
+        elif self.phases is not None:
+            base = "phased"
+        else:
+            base = "custom"
+        return base + ("+triggers" if self.triggers else "")
 
 
 class Churn(Strict):
@@ -350,6 +396,14 @@ class Scenario(Strict):
     def budget(self, strategy: Strategy | None = None) -> float:
         st = self.strategy if strategy is None else strategy
         return 0.0 if st.name == "none" else st.budget
+
+    def phases(self) -> list[Phase]:
+        """The strategy as phases: a strategy without them is one phase from week 0."""
+        st = self.strategy
+        if st.phases is not None:
+            return list(st.phases)
+        return [Phase(start=0, budget=st.budget, name=st.name, mix=st.mix,
+                      allocation=st.allocation)]
 
     def burn_in_weeks(self) -> int:
         """Weeks simulated before week 0: a warm start's burn-in, none at a launch."""
@@ -459,11 +513,13 @@ def _journey_problems(journey, names: list[str]) -> list[tuple[str, str]]:
     return problems
 
 
-def _strategy_problems(strategy, allocations, where: str = "strategy") -> list[tuple[str, str]]:
-    given = [k for k in ("name", "mix", "allocation") if strategy.get(k) is not None]
+def _strategy_problems(strategy, allocations, where: str = "strategy",
+                       kinds=("name", "mix", "allocation")) -> list[tuple[str, str]]:
+    given = [k for k in kinds if strategy.get(k) is not None]
     if len(given) != 1:
+        phases = ", phases (a list of [[strategy.phases]])" if "phases" in kinds else ""
         return [(where, f"give exactly one of name ({'|'.join(NAMED_STRATEGIES)} or a "
-                 "name from [allocations]), mix (0 to 1) or allocation "
+                 f"name from [allocations]), mix (0 to 1), allocation{phases} "
                  f"(got {', '.join(given) or 'none'})")]
     problems = _allocation_problem(strategy.get("allocation"), f"{where}.allocation")
     name = strategy.get("name")
@@ -471,6 +527,77 @@ def _strategy_problems(strategy, allocations, where: str = "strategy") -> list[t
     if _is_name(name) and name not in named:
         problems.append((f"{where}.name", f"unknown strategy {_shown(name)} "
                                           f"(allowed: {_shown_list(named)})"))
+    return problems
+
+
+def _phase_problems(phases, allocations, horizon) -> list[tuple[str, str]]:
+    """Each phase is a strategy; the first starts at week 0 without a ramp; starts rise and
+    a ramp ends by the next start; no phase starts after the horizon."""
+    if not isinstance(phases, list):
+        return []
+    if not isinstance(horizon, int) or isinstance(horizon, bool):
+        horizon = _default(Scenario, "horizon")
+    problems, ramp_end = [], None
+    for i, phase in enumerate(phases):
+        if not isinstance(phase, dict):
+            continue
+        where = f"strategy.phases.{i}"
+        problems += _strategy_problems(phase, allocations, where)
+        if phase.get("budget") is not None and phase.get("revenue_share") is not None:
+            problems.append((where, "give budget (a week) or revenue_share (of last week's "
+                                    "revenue), not both"))
+        start, ramp = phase.get("start"), phase.get("ramp", 0)
+        if not (_number(start) and _number(ramp)):
+            continue
+        if i == 0 and (start != 0 or ramp != 0):
+            problems.append((f"{where}.start", "the first phase starts at week 0 with no ramp "
+                             f"(got start {_shown(start)}, ramp {_shown(ramp)})"))
+        if start > horizon:
+            problems.append((f"{where}.start", f"starts after the horizon (week {start}; the "
+                             f"horizon is {horizon} weeks)"))
+        if ramp_end is not None and start < ramp_end:
+            problems.append((f"{where}.start", f"overlaps the phase before it (starts must "
+                             f"rise, each after the previous phase's ramp: week {ramp_end} "
+                             f"or later; got {_shown(start)})"))
+        ramp_end = start + ramp + 1
+    return problems
+
+
+def _trigger_problems(triggers) -> list[tuple[str, str]]:
+    """Levels inside the observable's range and in the order hysteresis needs; each trigger
+    splits its share over levers summing to 1; the shares moved at once are at most 1."""
+    if not isinstance(triggers, list):
+        return []
+    problems, shares = [], []
+    for i, trigger in enumerate(triggers):
+        if not isinstance(trigger, dict):
+            continue
+        where = f"strategy.triggers.{i}"
+        observable, when = trigger.get("observe"), trigger.get("when", "above")
+        enter, leave = trigger.get("enter"), trigger.get("leave")
+        if observable in OBSERVABLE_RANGE and _number(enter) and _number(leave):
+            low, high = OBSERVABLE_RANGE[observable]
+            for name, level in (("enter", enter), ("leave", leave)):
+                if not low <= level <= high:
+                    problems.append((f"{where}.{name}", f"{observable} lies in [{low:g}, "
+                                     f"{high:g}] (got {_shown(level)})"))
+            if when == "above" and leave > enter:
+                problems.append((where, f"a trigger entered above {_shown(enter)} must "
+                                 f"leave at or below it (leave {_shown(leave)} > enter)"))
+            if when == "below" and leave < enter:
+                problems.append((where, f"a trigger entered below {_shown(enter)} must "
+                                 f"leave at or above it (leave {_shown(leave)} < enter)"))
+        levers = trigger.get("levers")
+        if isinstance(levers, dict) and all(map(_number, levers.values())):
+            total = sum(levers.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-9):
+                problems.append((f"{where}.levers", f"shares must sum to 1 (they sum to "
+                                                    f"{total:g})"))
+        if _number(trigger.get("share")):
+            shares.append(trigger["share"])
+    if sum(shares) > 1.0 + 1e-9:
+        problems.append(("strategy.triggers", f"the shares moved must sum to at most 1 "
+                                              f"(they sum to {sum(shares):g})"))
     return problems
 
 
@@ -499,10 +626,17 @@ def cross_field_problems(data) -> list[tuple[str, str]]:
             problems += _allocation_problem(camps.get(camp), f"camps.{camp}")
     strategy = data.get("strategy")
     if isinstance(strategy, dict):
-        problems += _strategy_problems(strategy, allocations)
+        problems += _strategy_problems(strategy, allocations,
+                                       kinds=("name", "mix", "allocation", "phases"))
+        problems += _phase_problems(strategy.get("phases"), allocations, data.get("horizon"))
+        problems += _trigger_problems(strategy.get("triggers"))
     start = data.get("start")
     if isinstance(start, dict) and isinstance(start.get("strategy"), dict):
         problems += _strategy_problems(start["strategy"], allocations, "start.strategy")
+        for fixed in ("phases", "triggers"):
+            if start["strategy"].get(fixed):
+                problems.append((f"start.strategy.{fixed}", "the burn-in keeps one fixed "
+                                 "strategy: no phases or triggers (they belong to [strategy])"))
     segments = data.get("segments")
     problems += _unique(_names(segments), "segments", "segment")
     if isinstance(segments, list) and segments and all(
@@ -755,9 +889,9 @@ def _apply(node, path: list[str], operator: str, value, text: str) -> list[str]:
         if not isinstance(target, dict):
             raise ScenarioError([f"{shown}: {_shown('.'.join(parents), quote=False)} "
                                  "is not a table"])
-        if parents[-1:] == ["strategy"] and last in ("name", "mix", "allocation"):
-            for other in ("name", "mix", "allocation"):
-                target.pop(other, None)  # the strategy given last wins
+        if parents[-1:] == ["strategy"] and last in ("name", "mix", "allocation", "phases"):
+            for other in ("name", "mix", "allocation", "phases", "triggers"):
+                target.pop(other, None)  # the strategy given last wins, whole
         if operator == "*=" and last not in target:
             raise ScenarioError([f"{shown}: no value to multiply at "
                                  f"{_shown('.'.join(path), quote=False)} "
@@ -836,6 +970,9 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None, *,
         raise ScenarioError([f"{path}: this is a calibration file (it fits parameters to "
                              "observed data); run it with cxsim calibrate, or validate it with "
                              "cxsim validate"])
+    if is_optimisation(data):
+        raise ScenarioError([f"{path}: this is an optimisation file (it searches strategies); "
+                             "run it with cxsim optimise, or validate it with cxsim validate"])
     as_written = scenario_problems(data, str(path))
     if not as_written:
         data = Scenario.model_validate(data).model_dump(mode="json", exclude_none=True)
@@ -902,13 +1039,18 @@ def resolve_path(name_or_path: str | Path) -> Path:
 def is_study(data: dict) -> bool:
     """A study file names a base scenario and the parameters it varies (or, a robust study,
     its uncertainties and policies)."""
-    return ("scenario" in data and not is_calibration(data)
+    return ("scenario" in data and not is_calibration(data) and not is_optimisation(data)
             and any(key in data for key in ("parameters", "uncertainties", "policies")))
 
 
 def is_calibration(data: dict) -> bool:
     """A calibration file names a base scenario, observed data and parameters to fit."""
     return "scenario" in data and "observed" in data
+
+
+def is_optimisation(data: dict) -> bool:
+    """An optimisation file names a base scenario and a search space."""
+    return "scenario" in data and "search" in data
 
 
 def bundled_scenarios() -> list[tuple[str, str, str]]:

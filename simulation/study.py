@@ -357,9 +357,9 @@ def without_unknown_keys(data: dict, source: str, model: type[BaseModel], *,
 
 def run_outputs() -> set[str]:
     """The outputs a study's runs table holds (the horizon's values and the run's totals)."""
-    from .layout import STEP_COLUMNS
+    from .layout import RUN_TOTALS, STEP_COLUMNS
 
-    return set(STEP_COLUMNS) | {"profit_total", "cost_total", "roi", "clv"}
+    return set(STEP_COLUMNS) | set(RUN_TOTALS)
 
 
 def _check_expectations(loaded: LoadedStudy, source: str) -> None:

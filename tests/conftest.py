@@ -19,7 +19,7 @@ BASELINE = SCENARIOS / "baseline.toml"
 CXSIM = str(Path(sys.executable).parent / "cxsim")
 
 #: per-step columns that are about customers (not the company's spending)
-CUSTOMER_COLUMNS = [c for c in L.STEP_COLUMNS if c not in ("cost", "profit")]
+CUSTOMER_COLUMNS = [c for c in L.STEP_COLUMNS if c not in ("cost", "profit", "spend")]
 FLOAT_COLUMNS = [c for c in L.STEP_COLUMNS if c not in L.INTEGER_COLUMNS]
 
 

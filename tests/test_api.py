@@ -63,7 +63,9 @@ def test_summary_has_one_row_per_seed_with_totals(results, tiny):
     summary = results.summary()
     assert len(summary) == 3 * len(SEEDS)
     assert not summary.duplicated(["variant", "seed"]).any()
-    assert {"profit_total", "roi", "clv", "cohort_retention", "nps"} <= set(summary.columns)
+    assert {"profit_total", "profit_per_cost", "profit_npv", "spend_total", "revenue_total",
+            "clv", "cohort_retention", "nps"} <= set(summary.columns)
+    assert "roi" not in summary.columns  # renamed: it is not a return on the CX spend
     steps = results.steps
     for row in summary.itertuples():
         run = steps[(steps["variant"] == row.variant) & (steps["seed"] == row.seed)]
@@ -72,8 +74,11 @@ def test_summary_has_one_row_per_seed_with_totals(results, tiny):
         run = run[run["step"] > 0]  # totals are over the weeks lived, not the starting row
         assert row.profit_total == pytest.approx(run["profit"].sum())
         cost = run["cost"].sum()
-        assert row.roi == pytest.approx(row.profit_total / cost if cost > 0 else 0.0)
+        assert row.profit_per_cost == pytest.approx(row.profit_total / cost if cost > 0 else 0.0)
+        assert row.spend_total == pytest.approx(run["spend"].sum())
+        assert row.revenue_total == pytest.approx(run["revenue"].sum())
         rate = (1 + tiny.economics.annual_discount_rate) ** (1 / 52) - 1
+        assert row.profit_npv == pytest.approx((run["profit"] / (1 + rate) ** run["step"]).sum())
         clv = (run["cohort_revenue"] / (1 + rate) ** run["step"]).sum() / tiny.cohort
         assert row.clv == pytest.approx(clv)
         assert row.clv > 0

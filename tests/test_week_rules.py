@@ -1002,13 +1002,22 @@ def test_the_starting_customers_join_at_step_0_with_tenures_from_their_own_draw(
 
 def test_the_burn_in_spends_its_strategy_up_to_week_0_and_then_the_one_evaluated(model):
     spend, burn_in_spend = np.full(L.N_LEVERS, 3.0), np.full(L.N_LEVERS, 7.0)
+    plan = np.zeros((201, L.N_PLAN))  # the strategy evaluated: 3 a lever, every week
+    plan[:, L.PL_FIXED:L.PL_FIXED + L.N_LEVERS] = spend
+    triggers = np.zeros((L.MAX_TRIGGERS, L.N_TG))  # none
+
+    def week(step, par):
+        company, out = np.zeros(L.N_COMPANY), np.zeros(L.N_LEVERS)
+        rules.weekly_spend(step, par, plan, triggers, burn_in_spend, company, out)
+        return out, company[L.PHASE]
+
     par = parameters(model, P_BURN_IN=20.0)
-    for step, want in ((1, burn_in_spend), (19, burn_in_spend), (20, burn_in_spend),
-                       (21, spend), (200, spend)):
-        assert np.array_equal(rules.weekly_spend(step, par, spend, burn_in_spend), want), step
+    for step, want, phase in ((1, burn_in_spend, -1), (19, burn_in_spend, -1),
+                              (20, burn_in_spend, -1), (21, spend, 0), (200, spend, 0)):
+        got, got_phase = week(step, par)
+        assert np.array_equal(got, want) and got_phase == phase, step
     launch = parameters(model, P_BURN_IN=0.0)
-    assert all(np.array_equal(rules.weekly_spend(step, launch, spend, burn_in_spend), spend)
-               for step in (1, 2, 50))
+    assert all(np.array_equal(week(step, launch)[0], spend) for step in (1, 2, 50))
 
 
 # ------------------------------------------------------------------------- bookkeeping
@@ -1028,6 +1037,7 @@ def test_a_weeks_summary_row(model):
     c.company[L.SPEND] = 250.0
     c.company[L.BURNOUT] = 0.125
     c.company[L.COHORT_SIZE] = 8  # active at week 0 (not the starting cohort, P_COHORT)
+    c.company[L.PHASE], c.company[L.TRIGGERS] = 1.0, 5.0  # the second phase; triggers 0, 2
     c.tally[:] = 0
     c.tally[[L.T_CAUGHT, L.T_SELF_SERVED, L.T_CONTACTS, L.T_SERVED, L.T_RESOLVED,
              L.T_WAIT_SUM, L.T_CHURNED, L.T_FAILURES]] = [2, 3, 11, 4, 3, 10, 5, 13]
@@ -1052,7 +1062,8 @@ def test_a_weeks_summary_row(model):
             L.O_WAIT: 10 / 4, L.O_RESOLUTION: 3 / 4, L.O_CAUGHT: 2, L.O_SELF_SERVED: 3,
             L.O_BURNOUT: 0.125, L.O_REVENUE: value.sum(),
             L.O_COST: 250.0 + 4 * 6.0 + 100.0, L.O_PROFIT: value.sum() - 374.0,
-            L.O_COHORT_REVENUE: value[cohort].sum(), L.O_FAILURES: 13}
+            L.O_COHORT_REVENUE: value[cohort].sum(), L.O_FAILURES: 13, L.O_SPEND: 250.0,
+            L.O_PHASE: 1, L.O_TRIGGERS: 5}
     assert set(want) | {L.O_MOOD, L.O_EXPECTATION, L.O_SATISFACTION, L.O_TRUST,
                         L.O_EFFORT} == set(range(L.N_OUT))  # every column is checked
     for column, expected in want.items():
@@ -1094,6 +1105,7 @@ def test_week_0_opens_the_horizon_with_the_customers_active_now_as_the_cohort(mo
                        row, None, None)
     assert c.company[L.COHORT_SIZE] == 6 and c.company[L.SPEND] == 0.0
     assert not c.tally.any()
+    assert row[L.O_SPEND] == 0.0 and row[L.O_PHASE] == 0 and row[L.O_TRIGGERS] == 0
     assert row[L.O_STEP] == 0 and row[L.O_ACTIVE] == 6 and row[L.O_COHORT_ACTIVE] == 6
     assert row[L.O_RETENTION] == 1.0
     for column in (L.O_ARRIVALS, L.O_CHURNED, L.O_CONTACTS, L.O_SERVED, L.O_CAUGHT,

@@ -135,6 +135,7 @@ class JourneyModel(mesa.Model):
         self.queue = np.empty(capacity, dtype=np.int64)
         self.work = np.empty((L.N_WORK, 1))  # live_week's working rows, for one customer
         self.company = np.zeros(L.N_COMPANY)
+        self.spend = np.zeros(L.N_LEVERS)  # this week's spend per lever
         self.tally = np.zeros(L.N_TALLY)
         self.row = np.zeros(L.N_OUT)
         #: per touchpoint: how many of this week's visits failed (caught or not)
@@ -208,8 +209,8 @@ class JourneyModel(mesa.Model):
         c = self.compiled
         self.internal_step = step
         week = step - self.burn_in
-        rules.update_levers(self.company, c.levers,
-                            rules.weekly_spend(step, c.par, c.spend, c.burn_in_spend))
+        rules.update_levers(self.company, c.levers, rules.weekly_spend(
+            step, c.par, c.plan, c.triggers, c.burn_in_spend, self.company, self.spend))
         self.tally[:] = 0.0
         self.failures[:] = 0
         self.agents.shuffle_do("live_week")
@@ -228,6 +229,7 @@ class JourneyModel(mesa.Model):
         if week > 0:
             self._summarize_segments(week, n_new)
         rules.record_arrivals(self.row, n_new)
+        rules.observe_week(self.company, self.row)
 
     @property
     def week(self) -> int:
