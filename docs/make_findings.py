@@ -33,6 +33,7 @@ from findings_wording import (Interval, by_value, compare, interval, listing, nu
 from simulation import load_scenario, plots, results, simulate  # noqa: E402
 from simulation.diagnose import QUARTILES  # noqa: E402
 from simulation.results import compare_runs, load_results  # noqa: E402
+from simulation.store import ResultsError  # noqa: E402
 from simulation.study import load_study  # noqa: E402
 from simulation.sweep import run_study  # noqa: E402
 
@@ -57,14 +58,27 @@ class Context:
         seeds = self.seeds or max(20, int(round(load_study(path).study.seeds * self.scale)))
         loaded = load_study(path, seeds=seeds, overrides=self.overrides)
         folder = self.store / name
-        if folder.exists() and not self.reuse:
-            shutil.rmtree(folder)
-        if not folder.exists():
-            started = time.perf_counter()
-            run_study(loaded, folder)
-            print(f"{name}: {len(loaded.points)} points x {seeds} seeds in "
-                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        started = time.perf_counter()
+        if self.reusable(folder, lambda: run_study(loaded, folder, resume=True)):
+            return load_results(folder)
+        run_study(loaded, folder)
+        print(f"{name}: {len(loaded.points)} points x {seeds} seeds in "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
         return load_results(folder)
+
+    def reusable(self, folder: Path, resume) -> bool:
+        """With ``--reuse``, whether ``folder`` holds this very study (``resume`` checks its
+        fingerprint and completes it); otherwise, or when it holds another study (a scenario,
+        the model's parameters or the seeds changed), the folder is removed."""
+        if folder.exists() and self.reuse:
+            try:
+                resume()
+                return True
+            except ResultsError:
+                pass
+        if folder.exists():
+            shutil.rmtree(folder)
+        return False
 
     def figure(self, fig, name: str) -> str:
         """Save a figure beside the page; returns its link."""
@@ -741,9 +755,7 @@ def robust_verdict(ctx: Context) -> dict[str, str]:
     loaded = load_robust(path, worlds=worlds, seeds=ctx.seeds, adaptive=ctx.seeds is None,
                          overrides=ctx.overrides)
     folder = ctx.store / ROBUST_STUDY
-    if folder.exists() and not ctx.reuse:
-        shutil.rmtree(folder)
-    if not folder.exists():
+    if not ctx.reusable(folder, lambda: run_robust(loaded, folder, resume=True)):
         started = time.perf_counter()
         report = run_robust(loaded, folder)
         print(f"{ROBUST_STUDY}: {worlds} worlds, {report['runs']:,} runs in "
