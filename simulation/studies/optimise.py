@@ -414,7 +414,8 @@ def judge(loaded: Loaded, study) -> dict:
     decisions = decision_table(runs, spec.reference, steps=confirmed.steps)
     return {
         "source": loaded.source, "fingerprint": loaded.fingerprint(),
-        "goal": spec.goal.model_dump(), "trials": len(study.trials),
+        "goal": spec.goal.model_dump(),
+        "trials": sum(t.state.name == "COMPLETE" for t in study.trials),
         "seeds": {stage: [s[0], s[-1]] for stage in ("search", "fresh", "confirm")
                   for s in [_seeds(spec, stage)]},
         "root_seed": spec.root_seed,
