@@ -317,7 +317,6 @@ def open_study(loaded: Loaded, folder: Path, resume: bool):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = folder / "optimisation.json"
     if resume:
         if not stamp.is_file():
@@ -331,6 +330,7 @@ def open_study(loaded: Loaded, folder: Path, resume: bool):
             raise ScenarioError([f"{folder}: holds a different optimisation (the file or "
                                  "its scenario changed); start a new folder"])
     else:
+        folder.mkdir(parents=True, exist_ok=True)
         stamp.write_text(json.dumps({"fingerprint": loaded.fingerprint(),
                                      "source": loaded.source}, indent=2), encoding="utf-8")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
