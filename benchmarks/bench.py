@@ -54,6 +54,7 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     log("  " + describe(full))
     log(f"  {threads} threads / 1 thread: {full['rate'] / one['rate']:.2f}x")
     report["batch_1_thread"], report["batch_all_threads"] = one, full
+    report["over_time"] = over_time(cfg, full, threads, repeats, log)
 
     mc = cfg["mesa"]
     smaller = {k: mc[k] for k in ("cohort", "horizon") if k in mc}
@@ -129,6 +130,24 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     else:
         log("compile: skipped (--compile to include the cold/cached comparison)")
     return report
+
+
+#: a strategy over time that changes every week's work: a glide path from reactive to
+#: proactive (switch at week 26, ramped over 26 weeks) and a trigger on the desk's backlog
+OVER_TIME = ['strategy.phases=[{start=0, name="reactive"}, '
+             '{start=26, ramp=26, name="proactive"}]',
+             'strategy.triggers=[{observe="backlog", enter=15, leave=8, share=0.4, '
+             'levers={capacity=0.7, staff=0.3}}]']
+
+
+def over_time(cfg: dict, static: dict, threads: int, repeats: int, log=print) -> dict:
+    """The same runs with phases and a trigger (evaluated once a week per run, never per
+    customer): their rate beside the static strategy's."""
+    scenario = load_scenario(resolve_path(cfg["scenario"]), OVER_TIME)
+    m = measure(scenario, cfg["seeds"], threads=threads, repeats=repeats)
+    log(f"  with phases and a backlog trigger: {_rate(m)} ({m['rate'] / static['rate']:.2f}x "
+        f"the static strategy's rate; {m['seconds']:.2f} s)")
+    return m
 
 
 def targets(report: dict, goals: dict) -> list[str]:

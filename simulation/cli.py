@@ -358,7 +358,8 @@ def run(scenario, overrides, steps, scale_company, root_seed, engine, out, as_js
 @scenario_options
 @run_options
 @click.option("--strategies", default="none,reactive,proactive,balanced", show_default=True,
-              help="Comma-separated strategies (names or mix=0..1); the first is the reference.")
+              help="Comma-separated strategies (names, mix=0..1, or scenario: the scenario's "
+                   "own, phases and triggers included); the first is the reference.")
 @click.option("--seeds", type=click.IntRange(2, MAX_SEEDS), default=None,
               help="Seeds (default 1000; with --posterior, seeds in each world, default 50).")
 @click.option("--posterior", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -376,7 +377,8 @@ def compare(scenario, overrides, steps, scale_company, root_seed, engine, out, a
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     if len(names) < 2:
         raise click.UsageError("--strategies: give at least two, separated by commas")
-    variants = [sc.with_strategy(name, source="--strategies") for name in names]
+    variants = [sc if name == "scenario" else sc.with_strategy(name, source="--strategies")
+                for name in names]
     folder = _out_folder(out, scenario, "compare")
     _warn(sc)
     if posterior is not None:

@@ -90,13 +90,18 @@ def test_compare_reports_the_decision_metrics_against_its_first_strategy(tmp_pat
 
     out = tmp_path / "cmp"
     done = subprocess.run([CXSIM, "compare", str(BASELINE), "--set", "cohort=120", "--set",
-                           "horizon=12", "--set", "start.burn_in_weeks=4", "--seeds", "3",
-                           "--strategies", "none,proactive", "--json", "--out", str(out)],
-                          capture_output=True, text=True)
+                           "horizon=12", "--set", "start.burn_in_weeks=4", "--set",
+                           'strategy.phases=[{start=0, name="reactive"}, {start=6, '
+                           'name="proactive"}]', "--seeds", "3",
+                           "--strategies", "none,proactive,scenario", "--json", "--out",
+                           str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     told = json.loads(done.stdout)["decision_metrics"]
-    assert told["reference"] == "none" and set(told["variants"]) == {"proactive"}
+    # "scenario" is the scenario's own strategy: here its phases
+    assert told["reference"] == "none" and set(told["variants"]) == {"proactive", "phased"}
     res = load_results(out)
+    assert res.steps.loc[res.steps["variant"] == "phased", "phase"].max() == 1
     table = decision_table(res.summary(), "none", steps=res.steps).set_index("variant")
-    for key in ("incremental_profit", "incremental_npv", "return_on_spend"):
-        assert told["variants"]["proactive"][key] == pytest.approx(table.loc["proactive", key])
+    for label in ("proactive", "phased"):
+        for key in ("incremental_profit", "incremental_npv", "return_on_spend"):
+            assert told["variants"][label][key] == pytest.approx(table.loc[label, key])

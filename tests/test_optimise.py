@@ -79,6 +79,9 @@ def test_a_search_resumes_from_its_journal_and_refuses_another_study(constructed
     assert again["trials"] == 12  # the first eight kept, four more asked
     with pytest.raises(ScenarioError, match="holds a different optimisation"):
         optimise(load_optimisation(path, trials=12, seeds=5), out, resume=True)
+    with pytest.raises(ScenarioError, match="not an optimisation folder"):
+        optimise(load_optimisation(path), tmp_path / "nothing", resume=True)
+    assert not (tmp_path / "nothing").exists()  # a failed resume writes nothing
 
 
 @pytest.mark.parametrize("change, expected", [

@@ -317,7 +317,6 @@ def open_study(loaded: Loaded, folder: Path, resume: bool):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = folder / "optimisation.json"
     if resume:
         if not stamp.is_file():
@@ -331,6 +330,7 @@ def open_study(loaded: Loaded, folder: Path, resume: bool):
             raise ScenarioError([f"{folder}: holds a different optimisation (the file or "
                                  "its scenario changed); start a new folder"])
     else:
+        folder.mkdir(parents=True, exist_ok=True)
         stamp.write_text(json.dumps({"fingerprint": loaded.fingerprint(),
                                      "source": loaded.source}, indent=2), encoding="utf-8")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -414,7 +414,8 @@ def judge(loaded: Loaded, study) -> dict:
     decisions = decision_table(runs, spec.reference, steps=confirmed.steps)
     return {
         "source": loaded.source, "fingerprint": loaded.fingerprint(),
-        "goal": spec.goal.model_dump(), "trials": len(study.trials),
+        "goal": spec.goal.model_dump(),
+        "trials": sum(t.state.name == "COMPLETE" for t in study.trials),
         "seeds": {stage: [s[0], s[-1]] for stage in ("search", "fresh", "confirm")
                   for s in [_seeds(spec, stage)]},
         "root_seed": spec.root_seed,
