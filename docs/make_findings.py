@@ -394,7 +394,7 @@ def horizon(ctx: Context) -> dict[str, str]:
         ax.axhline(0, color="grey", lw=0.8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    plots._money_axis(axes[1])
+    plots.money_axis(axes[1])
     fig.suptitle("Gain over all-reactive by mix, read at different horizons "
                  f"(means of {seeds} paired seeds)")
     fig.tight_layout()

@@ -66,7 +66,7 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
     ax.set_ylabel(PANELS.get(column, column))
     ax.grid(alpha=0.3)
     if column == "cumulative_profit":
-        _money_axis(ax)
+        money_axis(ax)
     low, high = ax.get_ylim()
     return widest > 0.01 * (high - low)
 
@@ -100,7 +100,7 @@ def _band_words(band_visible: bool, kind: str) -> str:
             else f"{BAND_LABEL[kind]} narrower than the lines")
 
 
-def _money_axis(ax, axis: str = "y") -> None:
+def money_axis(ax, axis: str = "y") -> None:
     """Ticks as 3.26M, 120k: no offset text (``1e6``) to collide with the axis label."""
     from matplotlib.ticker import FuncFormatter
 
@@ -196,7 +196,7 @@ def plot_frontier(points, runs, parameter: str, output: str, ax, reference=None)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if output in ("profit_total", "clv"):
-        _money_axis(ax)
+        money_axis(ax)
 
 
 def _edge_note(x: np.ndarray, best: int, parameter: str) -> str:
@@ -336,7 +336,7 @@ def sensitivity_figure(table, kind: str):
         else:
             ax.barh(y, t["mu_star"], 0.6, xerr=t["mu_star_conf"], label="μ* (mean |effect|)")
             ax.set_xlabel("Morris μ* (output units per unit range), 95% CI")
-            _money_axis(ax, "x")
+            money_axis(ax, "x")
         doubtful = t["warning"].astype(bool).to_numpy() if "warning" in t else np.zeros(len(t))
         ax.set_yticks(y, [f"{name} (!)" if flag else name
                           for name, flag in zip(t["parameter"], doubtful)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import plots  # noqa: F401  (selects the Agg backend before pyplot is imported)
+from .. import plots  # (also selects the Agg backend before pyplot is imported)
 from .discover import Discovery
 from .metrics import best_policy, regret
 from .robust_file import Objective
@@ -21,6 +21,7 @@ SHORT = {"cohort_retention": "retention", "profit_total": "total profit", "nps":
          "clv": "CLV"}
 UNITS = {"cohort_retention": "share of the starting cohort", "profit_total": "currency",
          "nps": "points", "clv": "currency per customer"}
+MONEY = {"profit_total", "clv", "cost_total", "revenue", "cost", "profit"}
 
 
 def _name(output: str) -> str:
@@ -35,7 +36,7 @@ def regret_figure(outcomes: pd.DataFrame, objective: Objective, policies: list[s
     """Per policy, the distribution over worlds of its regret: how much worse it does than
     the best policy of each world (0 where it is best)."""
     regrets = regret(outcomes, objective)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 4.4), layout="constrained")
     data = [regrets[outcomes["policy"] == p].to_numpy() for p in policies]
     ax.boxplot(data, whis=(5, 95), showmeans=True, showfliers=False,
                tick_labels=policies,
@@ -48,9 +49,11 @@ def regret_figure(outcomes: pd.DataFrame, objective: Objective, policies: list[s
     ax.set_ylabel(f"regret in {_axis(objective.output)}\n(best policy's mean − this one's)")
     ax.set_xlabel("policy")
     ax.set_title(f"How much each policy loses against the best one of each world "
-                 f"({outcomes['world'].nunique()} worlds)\nbox: 25–75% of worlds, whiskers "
-                 f"5–95%, diamond: mean; {worse} {_name(objective.output)} is worse",
+                 f"({outcomes['world'].nunique()} worlds; {worse} {_name(objective.output)} is "
+                 "worse)\nbox: 25–75% of worlds, line: median, whiskers: 5–95%, diamond: mean",
                  fontsize=10)
+    if objective.output in MONEY:
+        plots.money_axis(ax)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig
@@ -62,7 +65,7 @@ def win_map_figure(worlds: pd.DataFrame, outcomes: pd.DataFrame, objective: Obje
     (grey: several policies statistically tied)."""
     best = best_policy(outcomes, objective)
     frame = worlds.set_index("world").loc[best.index]
-    fig, ax = plt.subplots(figsize=(7, 5.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 5.8), layout="constrained")
     names = [p for p in dict.fromkeys(outcomes["policy"]) if (best == p).any()]
     colours = dict(zip(names, plt.get_cmap("tab10").colors))
     for name in names + (["tie"] if (best == "tie").any() else []):
@@ -75,7 +78,7 @@ def win_map_figure(worlds: pd.DataFrame, outcomes: pd.DataFrame, objective: Obje
     ax.set_ylabel(f"{y} (uncertainty)")
     ax.set_title(f"Which policy keeps the best {_name(objective.output)} in each world\n"
                  "over the two uncertainties that decide it most", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return fig
 
 
