@@ -47,8 +47,8 @@ class _Open:
     def __exit__(self, *exc):
         return False
 
-    def imap(self, fn, tasks):
-        return self.executor.imap(fn, tasks)
+    def imap(self, fn, tasks, counter=None):
+        return self.executor.imap(fn, tasks, counter)
 
     def describe(self) -> dict:
         return self.executor.describe()
