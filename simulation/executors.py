@@ -68,11 +68,13 @@ class InProcess:
 
     def imap(self, fn: Callable, tasks: list[tuple], counter: RunCounter | None = None
              ) -> Iterator[tuple[object, object]]:
-        """``tasks`` are (chunk number, args) pairs; yields (chunk number, fn(*args,
-        progress=...)) as each finishes, the progress reported to ``counter``."""
+        """``tasks`` are (chunk number, args) pairs; yields (chunk number, fn(*args)) as each
+        finishes; with a ``counter``, fn also takes ``progress=`` and reports to it."""
         for key, args in tasks:
-            progress = ChunkProgress(key, counter) if counter is not None else None
-            yield key, fn(*args, progress=progress)
+            if counter is None:
+                yield key, fn(*args)
+            else:
+                yield key, fn(*args, progress=ChunkProgress(key, counter))
 
     def describe(self) -> dict:
         import numba
@@ -136,18 +138,20 @@ class DaskExecutor:
 
     def imap(self, fn: Callable, tasks: list[tuple], counter: RunCounter | None = None
              ) -> Iterator[tuple[object, object]]:
-        """``tasks`` are (chunk number, args) pairs; yields (chunk number, fn(*args,
-        progress=...)) as each finishes. Workers report progress as events on a topic of
-        this call's own, which the client passes to ``counter`` as they arrive."""
+        """``tasks`` are (chunk number, args) pairs; yields (chunk number, fn(*args)) as each
+        finishes. With a ``counter``, fn also takes ``progress=``: workers report progress as
+        events on a topic of this call's own, which the client passes to ``counter`` as they
+        arrive."""
         from distributed import as_completed
 
         topic = f"cxsim-progress-{uuid.uuid4().hex}"
         if counter is not None:
             self.client.subscribe_topic(topic, lambda event: counter.update(*event[1]))
-        futures = {self.client.submit(
-            fn, *args, pure=False, retries=2,
-            progress=ChunkProgress(key, topic=topic) if counter is not None else None): key
-            for key, args in tasks}
+        def progress(key):  # only tasks whose progress is counted take the argument
+            return {} if counter is None else {"progress": ChunkProgress(key, topic=topic)}
+
+        futures = {self.client.submit(fn, *args, pure=False, retries=2, **progress(key)): key
+                   for key, args in tasks}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
