@@ -31,19 +31,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CXSIM = str(Path(sys.executable).parent / "cxsim")
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 #: the small company every test fits: 1,000 customers over 52 weeks, the company scaled
-BASE_SET = ["cohort=1000", "horizon=52", "desk.base_capacity=25", "strategy.budget=1000",
+BASE_SET = ["start.mode=launch", "cohort=1000", "horizon=52", "desk.base_capacity=25", "strategy.budget=1000",
             "acquisition.base_rate=2"]
 TRUTH = {"churn.base": -0.6, "churn.satisfaction": 5.0}
-#: economics.annual_discount_rate changes no per-week output: an inert parameter
+#: economics.annual_discount_rate changes no per-week output: an inert parameter. The
+#: satisfaction weight stays at its true value: on a retention curve alone it trades off
+#: with the intercept (fitting both, their posterior correlation measured 0.99, and neither
+#: marginal narrows), so the recovery test fits the intercept the data do determine.
 PARAMETERS = """
 [[parameters]]
 path = "churn.base"
 low = -2.5
 high = 0.5
-[[parameters]]
-path = "churn.satisfaction"
-low = 1.0
-high = 9.0
 [[parameters]]
 path = "economics.annual_discount_rate"
 low = 0.0
@@ -106,8 +105,9 @@ def test_customers_file_gives_the_simulated_cohort_curve(tmp_path):
                     '[[observed]]\nfile = "observed.csv"\nkind = "customers"\nthrough = 30\n'
                     '[[parameters]]\npath = "churn.base"\nlow = -2\nhigh = 0\n')
     (series,) = read_observed(load_calibration(path))
+    assert (ev["join_step"] < 0).any()  # a going concern: the cohort has joined before week 0
     steps = res.steps[res.steps["step"] > 0]
-    assert series.column.customers == 200
+    assert series.column.customers == res.steps["cohort_active"].iloc[0]
     assert np.array_equal(series.weeks, steps["step"].to_numpy())
     assert np.array_equal(series.values, steps["cohort_active"].to_numpy())
 

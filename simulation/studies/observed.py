@@ -149,7 +149,8 @@ def _weekly(entry: ObservedFile, index: int, loaded: LoadedCalibration) -> list[
 
 
 def _customers(entry: ObservedFile, index: int, loaded: LoadedCalibration) -> list[Series]:
-    """The cohort's retention curve, week by week, from per-customer join and leave weeks."""
+    """The retention curve of the customers active at week 0, week by week, from
+    per-customer join and leave weeks (weeks before week 0 are negative)."""
     where = f"{loaded.source}: observed.{index}.file"
     path = loaded.data_path(entry)
     frame = _read_frame(path, where)
@@ -157,16 +158,19 @@ def _customers(entry: ObservedFile, index: int, loaded: LoadedCalibration) -> li
     join = _numbers(frame, "join_week", path)
     leave = _numbers(frame, "leave_week", path, allow_missing=True)
     for name, values in (("join_week", join), ("leave_week", leave[np.isfinite(leave)])):
-        if (values != np.round(values)).any() or (values < 0).any():
-            raise ScenarioError([f"{path}: column {name!r}: weeks are whole numbers from 0"])
+        if (values != np.round(values)).any():
+            raise ScenarioError([f"{path}: column {name!r}: weeks are whole numbers (negative "
+                                 "before week 0)"])
     early = np.isfinite(leave) & (leave < join)
     if early.any():
         row = int(np.argmax(early))
         raise ScenarioError([f"{path}: column 'leave_week': row {row + 1}: leaves "
                              f"(week {leave[row]:g}) before joining (week {join[row]:g})"])
-    cohort = leave[join == 0]
+    # the cohort is the customers active at week 0: all new in a launch; in a going concern
+    # (a warm start) also those who joined before it and had not left by then
+    cohort = leave[(join <= 0) & ~(leave <= 0)]
     if len(cohort) == 0:
-        raise ScenarioError([f"{path}: column 'join_week': no customer joined in week 0 "
+        raise ScenarioError([f"{path}: column 'join_week': no customer active at week 0 "
                              "(the cohort whose retention is fitted)"])
     last = entry.through or int(np.nanmax(np.concatenate([join, leave])))
     if last > horizon:
