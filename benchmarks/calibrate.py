@@ -95,8 +95,8 @@ def main() -> None:
     for name, seconds in phases.items():
         print(f"  {name:<20} {seconds:7.1f} s")
     print(f"  {'total':<20} {finished - started:7.1f} s")
-    print(f"  search: {runs * 2000 * 156 / phases['search'] / 1e6:.1f} M agent-steps/s "
-          "(an upper bound: churned customers take no step)")
+    print(f"  search: {runs * 2000 * 156 / phases['search'] / 1e6:.1f} M customer-weeks/s "
+          "(counted as 2,000 customers x 156 weeks a run)")
     print(f"load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
     print(f"target (search, 200 trials x 100 seeds): under 600 s: "
