@@ -1,8 +1,9 @@
 """Makes the example's observed data with cxsim itself, from known values, so that anyone can
 see how close `make calibrate-example` comes to them (python make_observed.py).
 
-The "company" is the baseline scenario with three values changed; its history is one run
-(one seed of root seed 2026, which the calibration's seeds never use):
+The "company" is the baseline scenario with three values changed, its 2,000 customers
+acquired at week 0 (a launch, as a cohort's data are); its history is one run (one seed of
+root seed 2026, which the calibration's seeds never use):
 
     churn.base = -1.1                       (the baseline's -0.8)
     churn.trust = 3.5                       (2.5)
@@ -22,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 TRUTH = ["churn.base=-1.1", "churn.trust=3.5", "touchpoints.*.failure_rate*=1.5"]
 
 if __name__ == "__main__":
-    scenario = load_scenario(HERE.parent / "baseline.toml", TRUTH)
+    scenario = load_scenario(HERE.parent / "baseline.toml", ["start.mode=launch", *TRUTH])
     steps = simulate(scenario, seeds=[0], root_seed=2026).steps
     weeks = steps[steps["step"] > 0]
     pd.DataFrame({"week": weeks["step"], "retention": weeks["cohort_retention"]}) \
