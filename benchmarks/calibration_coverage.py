@@ -32,7 +32,7 @@ from simulation.studies.calibration_run import run_calibration
 
 TREE = Path(__file__).resolve().parent.parent
 BASELINE = TREE / "scenarios" / "baseline.toml"
-SET = ["cohort=1000", "horizon=104", "desk.base_capacity=25", "strategy.budget=1000",
+SET = ["start.mode=launch", "cohort=1000", "horizon=104", "desk.base_capacity=25", "strategy.budget=1000",
        "acquisition.base_rate=2"]
 TRUTH = {"churn.base": -0.8, "churn.trust": 2.5, "touchpoints.*.failure_rate*": 1.0}
 PRIORS = {"churn.base": (-2.0, 0.5, "uniform"), "churn.trust": (0.5, 6.0, "uniform"),
