@@ -36,6 +36,9 @@ if [ ! -e "$work/.mutmut-cache" ]; then
     mkdir -p "$work"
     (cd "$root" && tar --exclude=__pycache__ -cf - simulation scenarios tests) | tar -xf - -C "$work"
     cp "$root/tests/mutation/mutmut_config.py" "$work/"
+    # the copy's own pytest configuration: without one pytest takes the project's (two
+    # folders up) and its folder as the root, and the --deselect ids above would not match
+    printf '[pytest]\n' > "$work/pytest.ini"
     date -u +%FT%TZ > "$work/started"
 fi
 cd "$work"
