@@ -32,7 +32,7 @@ TRUTH = {"churn.base": -1.0, "churn.trust": 3.0, "psychology.trust_loss": 0.3}
 START = ["start.mode=launch"]
 CALIBRATION = """
 scenario = "{baseline}"
-set = ["start.mode=launch"]
+set = {start}
 seeds = {seeds}
 trials = {trials}
 posterior_draws = {draws}
@@ -75,7 +75,7 @@ def main() -> None:
         pd.DataFrame({"week": weeks["step"], "retention": weeks["cohort_retention"]}) \
             .to_csv(folder / "retention.csv", index=False)
         (folder / "calibration.toml").write_text(CALIBRATION.format(
-            baseline=baseline, seeds=args.seeds, trials=args.trials, draws=args.draws,
+            baseline=baseline, start=json.dumps(START), seeds=args.seeds, trials=args.trials, draws=args.draws,
             forecast=args.forecast))
         loaded = load_calibration(folder / "calibration.toml")
         marks = {}
