@@ -75,8 +75,8 @@ def main() -> None:
         pd.DataFrame({"week": weeks["step"], "retention": weeks["cohort_retention"]}) \
             .to_csv(folder / "retention.csv", index=False)
         (folder / "calibration.toml").write_text(CALIBRATION.format(
-            baseline=baseline, start=json.dumps(START), seeds=args.seeds, trials=args.trials, draws=args.draws,
-            forecast=args.forecast))
+            baseline=baseline, start=json.dumps(START), seeds=args.seeds,
+            trials=args.trials, draws=args.draws, forecast=args.forecast))
         loaded = load_calibration(folder / "calibration.toml")
         marks = {}
 
