@@ -35,8 +35,8 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from ..scenario import (MAX_HORIZON, MAX_NAME, MAX_TEXT, Scenario, ScenarioError,
-                        apply_overrides, format_validation_error, load_scenario, read_toml, resolve_path)
-from ..study import MAX_ROOT_SEED, MAX_SEEDS, Parameter, _Strict, apply_point
+                        apply_overrides, format_validation_error, load_scenario, read_toml)
+from ..study import MAX_ROOT_SEED, MAX_SEEDS, Parameter, _Strict, apply_point, base_scenario_path
 
 #: outputs whose binomial likelihood is that of a cohort's survivors (a share of it, or
 #: the count still active), taken as leavers between observations out of those at risk
@@ -194,10 +194,7 @@ def load_calibration(path: str | Path, *, trials: int | None = None,
         calibration = Calibration.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(format_validation_error(str(path), err, data)) from None
-    scenario_path = Path(calibration.scenario)
-    if not scenario_path.is_absolute():
-        beside = path.parent / scenario_path
-        scenario_path = beside if beside.is_file() else resolve_path(calibration.scenario)
+    scenario_path = base_scenario_path(path, calibration.scenario)
     base = load_scenario(scenario_path, calibration.set, origin=f"{path}: set:")
     loaded = LoadedCalibration(calibration, path, base)
     for i, parameter in enumerate(calibration.parameters):

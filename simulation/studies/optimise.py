@@ -32,8 +32,8 @@ from ..layout import OBSERVABLES
 from ..results import mean_interval
 from ..scenario import (LEVERS, MAX_HORIZON, MAX_TEXT, NAMED_STRATEGIES, OBSERVABLE_RANGE,
                         Scenario, ScenarioError, format_validation_error, load_scenario,
-                        read_toml, resolve_path)
-from ..study import MAX_ROOT_SEED, MAX_SEEDS
+                        read_toml)
+from ..study import MAX_ROOT_SEED, MAX_SEEDS, base_scenario_path
 
 #: the goals an optimisation may name: what is maximised, per run
 GOALS = ("profit", "retention", "weighted")
@@ -156,10 +156,7 @@ def load_optimisation(path: str | Path, *, trials: int | None = None,
         spec = Optimisation.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(format_validation_error(str(path), err, data)) from None
-    scenario_path = Path(spec.scenario)
-    if not scenario_path.is_absolute():
-        beside = path.parent / scenario_path
-        scenario_path = beside if beside.is_file() else resolve_path(spec.scenario)
+    scenario_path = base_scenario_path(path, spec.scenario)
     base = load_scenario(scenario_path, spec.overrides, origin=f"{path}: overrides:")
     problems = _spec_problems(spec, base, str(path))
     if problems:
