@@ -16,7 +16,7 @@ from .results import INTERVAL_METHOD, OUTPUT_RANGE, Results, StudyResults, compa
 from .scenario import LEVERS, Scenario
 
 #: how outputs are named in sentences
-OUTPUT_WORDS = {"cohort_retention": "retention of the starting cohort",
+OUTPUT_WORDS = {"cohort_retention": "retention of the customers active at week 0",
                 "profit_total": "total profit", "nps": "NPS", "clv": "CLV per customer",
                 "satisfaction": "satisfaction", "trust": "trust", "effort": "effort",
                 "contacts": "desk contacts per week"}

@@ -112,7 +112,7 @@ def test_report_says_what_the_strategies_are_the_answer_and_what_it_rests_on(rep
         assert f"<h2>{heading}</h2>" in report_text
     assert "capacity 40%" in report_text and "reliability 30%" in report_text
     assert "spends the budget of its point (strategy.budget is varied)" in report_text
-    assert "Highest retention of the starting cohort:" in report_text
+    assert "Highest retention of the customers active at week 0:" in report_text
     assert "measure only the randomness of the simulated customers" in report_text
     # spending less is more profitable over 30 weeks: every point earns less than none
     profit = report_text.split("Highest total profit: ")[1].split("</li>")[0]

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 #: outputs as titles name them, and with their unit as axes do
 SHORT = {"cohort_retention": "retention", "profit_total": "total profit", "nps": "NPS",
          "clv": "CLV"}
-UNITS = {"cohort_retention": "share of the starting cohort", "profit_total": "currency",
+UNITS = {"cohort_retention": "share of the customers active at week 0", "profit_total": "currency",
          "nps": "points", "clv": "currency per customer"}
 MONEY = {"profit_total", "clv", "cost_total", "revenue", "cost", "profit"}
 
