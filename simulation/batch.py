@@ -1,8 +1,11 @@
 """The batch engine: many independent runs in parallel, customer state as arrays.
 
-One run per ``prange`` iteration, so each run is computed by one thread from start to end
-and its numbers cannot depend on the thread count. Each run writes only its own rows of
-per-step aggregates; customer arrays live and die inside the run, so memory grows with
+One group of runs per ``prange`` iteration, so each run is computed by one thread from start
+to end and its numbers cannot depend on the thread count. A group is one run, or several runs
+of one seed whose variants differ only in what they spend from week 1 on (strategies
+compared from a warm start): they reach week 0 in the same state, so their burn-in is
+simulated once and each goes on from a copy of it. Each run writes only its own rows of
+per-step aggregates; customer arrays live and die inside the group, so memory grows with
 runs x steps, not with customers x steps.
 
 A run keeps the list of its active customers (``ids``, ascending): the week's rules loop
@@ -28,23 +31,11 @@ from .diagnostics import Buffers, Diagnostics
 
 
 @njit(cache=True, error_model="numpy")
-def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, levers, plan,
-                 triggers, burn_in_spend, out, events, segments, episodes, decisions, diag):
-    """One run, week by week, in MODEL.md's order. ``out`` is (horizon + 1, N_OUT).
-
-    A warm start first simulates ``P_BURN_IN`` weeks under the burn-in's own spend (internal
-    steps 1 .. P_BURN_IN, their rows not kept); week w is internal step P_BURN_IN + w, and
-    spends ``plan[w]`` as the ``triggers`` move it (``rules.weekly_spend``).
-    ``events`` (customers x N_EVENT, see ``rules.record_events``) is filled when it has
-    rows; pass a (0, N_EVENT) array to skip per-customer output. Diagnostics: ``segments``
-    (horizon + 1, segments, N_SEGMENT_OUT), ``episodes``, ``decisions`` and ``diag`` (the
-    recorder's state, see ``rules.new_row``), or None for all four: numba then compiles
-    this run, and every rule it calls, without the recording code.
-    Returns (agent-steps simulated, of them in the burn-in, customers admitted).
-    """
+def _start_run(key, seg, par):
+    """A run's state at step 0: its starting customers admitted (``rules.admit_starting``).
+    The state is (fs, ist, ids, queue, work, company, tally, burn_in_row, spend), the number
+    of customers admitted and the number active."""
     cohort = int(par[L.P_COHORT])
-    burn_in = int(par[L.P_BURN_IN])
-    last = burn_in + int(par[L.P_HORIZON])
     capacity = cohort + cohort // 2 + 64
     fs = np.zeros((L.N_FLOAT_STATE, capacity))
     ist = np.zeros((L.N_INT_STATE, capacity), dtype=np.int64)
@@ -55,11 +46,38 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
     tally = np.zeros(L.N_TALLY)
     burn_in_row = np.zeros(L.N_OUT)           # the burn-in weeks' rows, not kept
     spend = np.zeros(L.N_LEVERS)              # this week's spend per lever
-
     n = rules.admit_starting(fs, ist, key, seg, par)
     active = _enlist(ids, 0, 0, n)
+    return (fs, ist, ids, queue, work, company, tally, burn_in_row, spend), n, active
+
+
+@njit(cache=True, error_model="numpy")
+def _branch(state):
+    """A private copy of a run's state, to go on from it under another strategy."""
+    fs, ist, ids, queue, work, company, tally, burn_in_row, spend = state
+    return (fs.copy(), ist.copy(), ids.copy(), np.empty_like(queue), np.empty_like(work),
+            company.copy(), tally.copy(), burn_in_row.copy(), spend.copy())
+
+
+@njit(cache=True, error_model="numpy")
+def _weeks(state, n, active, first, last, key, tp, cum_transitions, move_guide, schedule, seg,
+           par, levers, plan, triggers, burn_in_spend, out, segments, episodes, decisions,
+           diag):
+    """Internal steps ``first`` .. ``last`` of a run, in MODEL.md's order; ``out`` is
+    (horizon + 1, N_OUT).
+
+    A warm start first simulates ``P_BURN_IN`` weeks under the burn-in's own spend (internal
+    steps 1 .. P_BURN_IN, their rows not kept); week w is internal step P_BURN_IN + w, and
+    spends ``plan[w]`` as the ``triggers`` move it (``rules.weekly_spend``). Diagnostics:
+    ``segments`` (horizon + 1, segments, N_SEGMENT_OUT), ``episodes``, ``decisions`` and
+    ``diag`` (the recorder's state, see ``rules.new_row``), or None for all four: numba then
+    compiles the run, and every rule it calls, without the recording code.
+    Returns (state, customers admitted, active, agent-steps, of them in the burn-in).
+    """
+    fs, ist, ids, queue, work, company, tally, burn_in_row, spend = state
+    burn_in = int(par[L.P_BURN_IN])
     agent_steps = burn_in_steps = 0
-    for step in range(0, last + 1):
+    for step in range(first, last + 1):
         if step > 0:
             rules.update_levers(company, levers, rules.weekly_spend(
                 step, par, plan, triggers, burn_in_spend, company, spend))  # 1. spending
@@ -99,8 +117,8 @@ def simulate_run(key, tp, cum_transitions, move_guide, schedule, seg, par, lever
             else:
                 rules.open_horizon(ids, active, fs, ist, step, seg, par, company, tally,
                                    out[0], segments[0], diag)
-    rules.record_events(ist, n, par, events)
-    return agent_steps, burn_in_steps, n
+    state = (fs, ist, ids, queue, work, company, tally, burn_in_row, spend)
+    return state, n, active, agent_steps, burn_in_steps
 
 
 @njit(cache=True, error_model="numpy")
@@ -123,51 +141,103 @@ def _grow(fs, ist, ids, capacity):
     return fs2, ist2, ids2, np.empty(capacity, dtype=np.int64), np.empty((L.N_WORK, capacity))
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def simulate_batch(keys, variant, tp, cum_transitions, move_guide, schedule, seg, par, levers,
-                   plan, triggers, burn_in_spend, out, events, segments, episodes, decisions, diag,
-                   agent_steps, burn_in_steps, customers):
-    """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``."""
-    for r in prange(keys.shape[0]):
-        v = variant[r]
-        # The run works on private copies: every rule call updates the reference count of
-        # the arrays it is given, and on arrays shared between threads those atomic updates
-        # contend (measured: about 4% of the two-thread rate).
-        run_out = np.zeros((out.shape[1], out.shape[2]))
-        journey = (keys[r], tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy(),
-                   schedule[v].copy(), seg[v].copy(), par[v].copy(), levers[v].copy(),
-                   plan[v].copy(), triggers[v].copy(), burn_in_spend[v].copy(), run_out,
-                   events[r])
-        if diag is None:  # decided at compile time: two kernels, one without recording
-            agent_steps[r], burn_in_steps[r], customers[r] = simulate_run(
-                *journey, None, None, None, None)
+@njit(cache=True, error_model="numpy")
+def simulate_group(keys, variant, first, stop, tp, cum_transitions, move_guide, schedule, seg,
+                   par, levers, plan, triggers, burn_in_spend, out, events, segments, episodes,
+                   decisions, diag, agent_steps, burn_in_steps, customers):
+    """Runs ``first`` .. ``stop - 1``: one key, and variants that differ only in what they
+    spend from week 1 on (``plan`` and ``triggers``), so they reach week 0 in the same state.
+    Their start and burn-in are simulated once; each run goes on from its own copy of that
+    state. The shared agent-steps are counted once, on the group's first run. Diagnostics
+    (``diag`` not None) record per run: their groups hold one run each."""
+    v = variant[first]
+    key = keys[first]
+    # The group works on private copies: every rule call updates the reference count of
+    # the arrays it is given, and on arrays shared between threads those atomic updates
+    # contend (measured: about 4% of the two-thread rate).
+    tp_v, cum_v, guide_v = tp[v].copy(), cum_transitions[v].copy(), move_guide[v].copy()
+    schedule_v, seg_v, par_v, levers_v = (schedule[v].copy(), seg[v].copy(), par[v].copy(),
+                                          levers[v].copy())
+    burn_in_spend_v = burn_in_spend[v].copy()
+    burn_in = int(par_v[L.P_BURN_IN])
+    last = burn_in + int(par_v[L.P_HORIZON])
+    week_0 = np.zeros((out.shape[1], out.shape[2]))
+    state, n, active = _start_run(key, seg_v, par_v)
+    start = (key, tp_v, cum_v, guide_v, schedule_v, seg_v, par_v, levers_v, plan[v].copy(),
+             triggers[v].copy(), burn_in_spend_v, week_0)
+    if diag is None:  # decided at compile time: two kernels, one without recording
+        state, n, active, shared, shared_burn_in = _weeks(state, n, active, 0, burn_in, *start,
+                                                          None, None, None, None)
+    else:
+        state, n, active, shared, shared_burn_in = _weeks(
+            state, n, active, 0, burn_in, *start, segments[first], episodes[first],
+            decisions[first], diag[first])
+    for r in range(first, stop):
+        w = variant[r]
+        run_state = state if r == stop - 1 else _branch(state)
+        run_out = week_0.copy()
+        rest = (key, tp_v, cum_v, guide_v, schedule_v, seg_v, par_v, levers_v, plan[w].copy(),
+                triggers[w].copy(), burn_in_spend_v, run_out)
+        if diag is None:
+            run_state, run_n, _, steps, _ = _weeks(run_state, n, active, burn_in + 1, last,
+                                                   *rest, None, None, None, None)
         else:
-            agent_steps[r], burn_in_steps[r], customers[r] = simulate_run(
-                *journey, segments[r], episodes[r], decisions[r], diag[r])
+            run_state, run_n, _, steps, _ = _weeks(run_state, n, active, burn_in + 1, last,
+                                                   *rest, segments[r], episodes[r],
+                                                   decisions[r], diag[r])
+        rules.record_events(run_state[1], run_n, par_v, events[r])
         out[r] = run_out
+        agent_steps[r] = steps + (shared if r == first else 0)
+        burn_in_steps[r] = shared_burn_in if r == first else 0
+        customers[r] = run_n
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def simulate_batch(keys, variant, group_start, tp, cum_transitions, move_guide, schedule, seg,
+                   par, levers, plan, triggers, burn_in_spend, out, events, segments, episodes,
+                   decisions, diag, agent_steps, burn_in_steps, customers):
+    """Run r uses key ``keys[r]`` and parameter variant ``variant[r]``; writes ``out[r]``.
+    Group g is runs ``group_start[g]`` .. ``group_start[g + 1] - 1`` (``simulate_group``),
+    one group per ``prange`` iteration."""
+    for g in prange(group_start.shape[0] - 1):
+        simulate_group(keys, variant, group_start[g], group_start[g + 1], tp, cum_transitions,
+                       move_guide, schedule, seg, par, levers, plan, triggers, burn_in_spend,
+                       out, events, segments, episodes, decisions, diag, agent_steps,
+                       burn_in_steps, customers)
 
 
 class BatchOutput(NamedTuple):
     out: np.ndarray          # (runs, horizon + 1, N_OUT)
     events: np.ndarray       # (runs, events_per_run, N_EVENT)
-    agent_steps: np.ndarray  # (runs,) customer-weeks simulated, burn-in included
+    agent_steps: np.ndarray  # (runs,) customer-weeks simulated, burn-in included (a
+    #                          group's shared burn-in on its first run only)
     burn_in_steps: np.ndarray  # (runs,) of them, those in a warm start's burn-in
     customers: np.ndarray    # (runs,) customers each run admitted
     records: Buffers | None  # the diagnostic records (None when off)
 
 
 def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
-              events_per_run: int = 0, out: np.ndarray | None = None,
+              group_start: np.ndarray | None = None, events_per_run: int = 0,
+              out: np.ndarray | None = None,
               diagnostics: Diagnostics | None = None) -> BatchOutput:
     """Simulate ``len(keys)`` runs.
 
-    ``out`` is (runs, horizon + 1, N_OUT) float64, written in place when given (a caller
-    running a batch in chunks passes its rows of one array: no copies to join them);
-    ``events`` is (runs, events_per_run, N_EVENT) int64 with -1 in rows no customer filled;
-    with ``diagnostics`` the runs also record into ``records`` (``Buffers.run(r)``; None
-    without).
+    ``group_start`` (groups + 1 ascending offsets, from 0 to the runs) puts runs that share
+    a key and everything up to week 0 into groups whose burn-in is simulated once (see
+    ``simulate_group``; the caller vouches for the sharing, ``simulate`` works it out); by
+    default every run is a group of its own. ``out`` is (runs, horizon + 1, N_OUT) float64,
+    written in place when given; ``events`` is (runs, events_per_run, N_EVENT) int64 with -1
+    in rows no customer filled; with ``diagnostics`` the runs also record into ``records``
+    (``Buffers.run(r)``; None without), and every group must be one run.
     """
     runs = len(keys)
+    if group_start is None:
+        group_start = np.arange(runs + 1)
+    group_start = np.ascontiguousarray(group_start, dtype=np.int64)
+    if group_start[0] != 0 or group_start[-1] != runs or np.any(np.diff(group_start) < 1):
+        raise ValueError("group_start must rise from 0 to the number of runs")
+    if diagnostics and len(group_start) != runs + 1:
+        raise ValueError("diagnostics record run by run: every group must be one run")
     horizon = int(stacked.par[0, L.P_HORIZON])
     if out is None:
         out = np.zeros((runs, horizon + 1, L.N_OUT))
@@ -179,7 +249,7 @@ def run_batch(stacked: Stacked, keys: np.ndarray, variant: np.ndarray, *,
     burn_in_steps = np.zeros(runs, dtype=np.int64)
     customers = np.zeros(runs, dtype=np.int64)
     simulate_batch(np.ascontiguousarray(keys, dtype=np.uint64),
-                   np.ascontiguousarray(variant, dtype=np.int64), *stacked,
+                   np.ascontiguousarray(variant, dtype=np.int64), group_start, *stacked,
                    out, events, *arrays, agent_steps, burn_in_steps, customers)
     rng.check_customer_range(int(customers.max(initial=0)))
     return BatchOutput(out, events, agent_steps, burn_in_steps, customers, records)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import layout as L
 from . import rng
-from .compiled import compile_scenario, stack
+from .compiled import Compiled, compile_scenario, stack
 from .diagnostics import Diagnostics
 from .results import Results
 from .scenario import Scenario
@@ -82,47 +82,78 @@ def simulate(scenario: Scenario | Sequence[Scenario], seeds: int | Iterable[int]
 _RECORD_BYTES_PER_CHUNK = 256 * 2**20
 
 
+def start_classes(compiled: Sequence[Compiled]) -> list[int]:
+    """A class per variant: variants that differ only in what they spend from week 1 on (the
+    plan and triggers: strategies compared from one start) share a class, and for one seed
+    reach week 0 in the same state. Everything else a run reads is compared byte for byte."""
+    classes, seen = [], {}
+    for c in compiled:
+        start = tuple((a.shape, a.tobytes()) for name, a in zip(Compiled._fields, c)
+                      if name not in ("plan", "triggers"))
+        classes.append(seen.setdefault(start, len(seen)))
+    return classes
+
+
+def _start_groups(classes: list[int], n_seeds: int) -> list[np.ndarray]:
+    """The runs (variant-major: run = variant x seeds + seed) that share a start, one group
+    per class and seed, each in variant order."""
+    variants_of: dict[int, list[int]] = {}
+    for v, c in enumerate(classes):
+        variants_of.setdefault(c, []).append(v)
+    return [np.array([v * n_seeds + s for v in members])
+            for members in variants_of.values() for s in range(n_seeds)]
+
+
 def _run_batch(variants, seed_list, root_seed, events, diagnostics, progress,
                seconds_per_chunk=1.0, max_chunk=256):
-    """Runs in chunks sized to take about ``seconds_per_chunk`` each (so a progress bar
-    moves every second or so), at most ``max_chunk`` runs (fewer when diagnostic records
-    would outgrow their memory). Every run depends only on its own key, so the numbers do
-    not depend on how the runs are chunked."""
+    """Runs in chunks of whole start groups (``_start_groups``: a burn-in is simulated once
+    for the strategies that share it), sized to take about ``seconds_per_chunk`` each (so a
+    progress bar moves every second or so), at most ``max_chunk`` groups (fewer when
+    diagnostic records would outgrow their memory; with diagnostics every run is a group of
+    its own). Every run depends only on its own key and variant, so the numbers do not
+    depend on how the runs are grouped or chunked."""
     import numba
 
     from .batch import run_batch
 
-    stacked = stack([compile_scenario(v) for v in variants])
+    compiled = [compile_scenario(v) for v in variants]
+    stacked = stack(compiled)
     seed_keys = rng.run_keys(root_seed, seed_list)
     n_seeds = len(seed_list)
     runs = len(variants) * n_seeds
     variant = np.repeat(np.arange(len(variants)), n_seeds)
     keys = np.tile(seed_keys, len(variants))
+    classes = list(range(len(variants))) if diagnostics else start_classes(compiled)
+    groups = _start_groups(classes, n_seeds)
     capacity = max(v.cohort for v in variants) * 2 if events else 0
     out = np.empty((runs, variants[0].horizon + 1, L.N_OUT))  # variants share the horizon
     if diagnostics is not None:
         max_chunk = max(1, min(max_chunk,
                                _RECORD_BYTES_PER_CHUNK // diagnostics.bytes_per_run()))
-    evs, records, steps = [], [], 0
+    evs, records, steps = [None] * runs, [None] * runs, 0
     start, size = 0, min(max_chunk, numba.get_num_threads())
-    while start < runs:
-        stop = min(runs, start + size)
+    while start < len(groups):
+        stop = min(len(groups), start + size)
+        chunk = groups[start:stop]
+        rows = np.concatenate(chunk)
+        group_start = np.concatenate([[0], np.cumsum([len(g) for g in chunk])])
         began = time.perf_counter()
         while True:  # with events: until every run's customers fit (rarely a second pass)
-            batch = run_batch(stacked, keys[start:stop], variant[start:stop],
-                              events_per_run=capacity, out=out[start:stop],
-                              diagnostics=diagnostics)
+            batch = run_batch(stacked, keys[rows], variant[rows], group_start=group_start,
+                              events_per_run=capacity, diagnostics=diagnostics)
             customers = batch.customers
             if not events or customers.max() <= capacity:
                 break
             capacity = int(customers.max())
-        if events:
-            evs.extend(batch.events[r, :customers[r]] for r in range(stop - start))
-        if diagnostics is not None:
-            records.extend(batch.records.run(r) for r in range(stop - start))
+        out[rows] = batch.out
+        for j, r in enumerate(rows):
+            if events:
+                evs[r] = batch.events[j, :customers[j]]
+            if diagnostics is not None:
+                records[r] = batch.records.run(j)
         steps += int(batch.agent_steps.sum())
         if progress is not None:
-            progress(stop - start)
+            progress(len(rows))
         rate = (stop - start) / max(time.perf_counter() - began, 1e-6)
         size = int(min(max_chunk, max(1, min(rate * seconds_per_chunk, 4 * size))))
         start = stop

@@ -277,14 +277,19 @@ class Chunk:
 def plan_chunks(n_points: int, seeds: list[int], chunk_runs: int) -> list[Chunk]:
     """Split points x seeds into chunks of about ``chunk_runs`` runs.
 
-    With many seeds a chunk is one point and a block of seeds; with few seeds a chunk is
-    several points with all their seeds (run together as one parallel batch).
+    With many seeds a chunk is a block of seeds for every point (up to ``chunk_runs``
+    points), so that points which differ only in their strategy simulate their shared
+    burn-in once per seed (``simulate``); with few seeds a chunk is several points with all
+    their seeds (run together as one parallel batch).
     """
     chunks = []
     if len(seeds) >= chunk_runs:
-        for p in range(n_points):
-            for start in range(0, len(seeds), chunk_runs):
-                chunks.append(Chunk(len(chunks), (p,), tuple(seeds[start:start + chunk_runs])))
+        per_chunk = min(n_points, chunk_runs)
+        block = max(1, chunk_runs // per_chunk)
+        for first in range(0, n_points, per_chunk):
+            points = tuple(range(first, min(n_points, first + per_chunk)))
+            for start in range(0, len(seeds), block):
+                chunks.append(Chunk(len(chunks), points, tuple(seeds[start:start + block])))
     else:
         per_chunk = max(1, chunk_runs // len(seeds))
         for start in range(0, n_points, per_chunk):
@@ -293,10 +298,13 @@ def plan_chunks(n_points: int, seeds: list[int], chunk_runs: int) -> list[Chunk]
     return chunks
 
 
-def _planned_rows(loaded: LoadedStudy, chunks: list[Chunk]) -> list[dict[str, int]]:
-    """The rows each chunk's runs and steps files must hold."""
+def _planned(loaded: LoadedStudy, chunks: list[Chunk]) -> list[dict]:
+    """Each chunk as the manifest plans it: its first and last point and seed, and the rows
+    its runs and steps files must hold."""
     horizons = [loaded.variant(i).horizon for i in range(len(loaded.points))]
-    return [{"runs": c.runs, "steps": sum(len(c.seeds) * (horizons[p] + 1) for p in c.points)}
+    return [{"points": [c.points[0], c.points[-1]], "seeds": [c.seeds[0], c.seeds[-1]],
+             "rows": {"runs": c.runs,
+                      "steps": sum(len(c.seeds) * (horizons[p] + 1) for p in c.points)}}
             for c in chunks]
 
 
@@ -318,7 +326,7 @@ class StudyStore:
                                 **{k: str(v) if isinstance(v, str) else v for k, v in p.items()}}
                                for i, p in enumerate(loaded.points)])
         points_record = write_table(points, self.folder / POINTS)
-        planned = [{"rows": rows} for rows in _planned_rows(loaded, chunks)]
+        planned = _planned(loaded, chunks)
         manifest = build_manifest(
             variants=[loaded.base], labels=["base"], seeds=loaded.seeds,
             root_seed=loaded.study.root_seed, engine="batch", agent_steps=0, elapsed=0.0,
@@ -344,9 +352,11 @@ class StudyStore:
             raise ResultsError(f"{self.folder / MANIFEST}: fingerprint: this folder holds "
                                "a different study (scenario, parameters, design or seeds "
                                "changed); resume needs the same study")
-        if [c["rows"] for c in manifest["chunks"]] != _planned_rows(loaded, chunks):
-            raise ResultsError(f"{self.folder / MANIFEST}: chunks: the rows planned differ "
-                               "from the study's plan; a damaged manifest")
+        if [{k: c.get(k) for k in ("points", "seeds", "rows")}
+                for c in manifest["chunks"]] != _planned(loaded, chunks):
+            raise ResultsError(f"{self.folder / MANIFEST}: chunks: planned otherwise than this "
+                               "version of cxsim plans the study (another version, or a "
+                               "damaged manifest); compute it again in a new folder")
         self._verify_points(manifest)
         self.chunks_dir.mkdir(exist_ok=True)
         for leftover in self.chunks_dir.glob(".*.tmp"):

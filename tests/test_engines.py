@@ -176,6 +176,65 @@ def test_a_run_alone_equals_the_same_run_in_a_batch_of_1000(small):
     assert (by_run(other)["satisfaction"] != by_run(alone)["satisfaction"]).any()
 
 
+STRATEGIES = ("none", "reactive", "proactive", "balanced")
+
+
+def test_strategies_from_one_start_share_their_burn_in_and_nothing_else(small):
+    """Strategies compared from a warm start reach week 0 in the same state: the engine
+    simulates their burn-in once per seed and goes on from copies. Every run equals the
+    same run simulated alone, customer by customer, and only the shared weeks are saved."""
+    from simulation.batch import run_batch
+    from simulation.compiled import compile_scenario, stack
+    from simulation.rng import run_keys
+    from simulation.simulate import start_classes
+
+    sc = apply_overrides(small, SMALL)
+    variants = [sc.with_strategy(s) for s in STRATEGIES]
+    compiled = [compile_scenario(v) for v in variants]
+    assert start_classes(compiled) == [0, 0, 0, 0]
+    seeds = 5
+    keys = np.repeat(run_keys(4, range(seeds))[None, :], len(variants), axis=0).T.ravel()
+    variant = np.tile(np.arange(len(variants)), seeds)  # seed-major: a seed's runs together
+    grouped = run_batch(stack(compiled), keys, variant, events_per_run=400,
+                        group_start=np.arange(0, len(keys) + 1, len(variants)))
+    alone = run_batch(stack(compiled), keys, variant, events_per_run=400)
+    np.testing.assert_array_equal(grouped.out, alone.out)
+    np.testing.assert_array_equal(grouped.events, alone.events)
+    np.testing.assert_array_equal(grouped.customers, alone.customers)
+    assert (alone.burn_in_steps > 0).all()
+    shared = alone.burn_in_steps.reshape(seeds, len(variants))
+    assert (shared == shared[:, :1]).all()  # the same burn-in in every arm of a seed
+    assert grouped.burn_in_steps.sum() == shared[:, 0].sum()
+    assert grouped.agent_steps.sum() == alone.agent_steps.sum() - shared[:, 1:].sum()
+    # simulate() finds the groups itself: the four arms together equal each alone
+    together = simulate(variants, seeds=range(seeds), root_seed=4, labels=list(STRATEGIES))
+    for name, v in zip(STRATEGIES, variants):
+        one = simulate(v, seeds=range(seeds), root_seed=4).steps
+        assert_frames_identical(by_run(one), by_run(together.steps[
+            together.steps["variant"] == name]), ["seed", *L.STEP_COLUMNS])
+
+
+def test_only_strategies_share_a_start(small):
+    """Anything a run reads before week 0 (a rule's parameter, the burn-in's strategy, the
+    journey) puts a variant in a class of its own; diagnostics record run by run."""
+    from simulation.batch import run_batch
+    from simulation.compiled import compile_scenario, stack
+    from simulation.simulate import start_classes
+
+    sc = apply_overrides(small, SMALL)
+    others = [sc.with_strategy("proactive"),
+              apply_overrides(sc, ["churn.base=-3.1"]),
+              apply_overrides(sc, ["start.strategy.name=proactive"]),
+              apply_overrides(sc, ["touchpoints.*.failure_rate*=1.1"]),
+              apply_overrides(sc, ["strategy.budget=900"]),
+              apply_overrides(sc, ["churn.base=-3.1"]).with_strategy("none")]
+    assert start_classes([compile_scenario(v) for v in [sc, *others]]) == [0, 0, 1, 2, 3, 0, 1]
+    stacked = stack([compile_scenario(sc)] * 2)
+    with pytest.raises(ValueError, match="every group must be one run"):
+        run_batch(stacked, np.arange(2, dtype=np.uint64), np.arange(2),
+                  group_start=np.array([0, 2]), diagnostics=True)
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
 def test_one_thread_equals_two_threads(small):
     sc = apply_overrides(small, SMALL)

@@ -447,7 +447,7 @@ def test_resume_computes_a_damaged_chunk_again(finished_study):
     chunk = folder / "chunks" / "runs-00001.parquet"
     pd.DataFrame({"point": [1], "seed": [0]}).to_parquet(chunk)
     report = run_study(loaded, folder, resume=True)
-    assert report["computed"] == 1 and report["skipped"] == 2
+    assert report["computed"] == 1 and report["skipped"] == report["chunks"] - 1
     assert len(report["damaged"]) == 1 and str(chunk) in report["damaged"][0]
     after = load_results(folder)
     pd.testing.assert_frame_equal(after.runs, before.runs)

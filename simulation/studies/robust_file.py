@@ -231,11 +231,15 @@ class LoadedRobust:
         """The ordinary study that runs ``worlds`` x every policy on seeds
         ``first_seed .. first_seed + seeds - 1``."""
         r = self.robust
+        # chunks of whole worlds (every policy of a world: they share the burn-in per seed)
+        world_runs = seeds * len(r.policies)
+        chunk_runs = (max(1, r.chunk_runs // world_runs) * world_runs
+                      if seeds < r.chunk_runs else r.chunk_runs)
         study = Study.model_validate({
             "description": f"robust study {Path(self.source).name}",
             "scenario": r.scenario, "overrides": list(r.overrides), "seeds": seeds,
             "first_seed": first_seed, "root_seed": r.root_seed, "outputs": [],
-            "chunk_runs": r.chunk_runs, "design": {"kind": "grid"},
+            "chunk_runs": chunk_runs, "design": {"kind": "grid"},
             "parameters": [
                 {"path": "world", "choices": {str(w): self.world_overrides(w) for w in worlds}},
                 {"path": "policy", "choices": {p.name: p.overrides() for p in r.policies}}]})
