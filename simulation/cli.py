@@ -292,7 +292,9 @@ def validate(scenario, overrides, scale_company):
         r = loaded.robust
         click.echo(f"OK: {path} (robust study: {r.design.worlds} worlds x {len(r.policies)} "
                    f"policies x {r.seeds} seeds, {len(r.uncertainties)} uncertainties, "
-                   f"{r.design.kind} design{', adaptive seeds' if r.adaptive else ''})")
+                   f"{r.design.kind} design{', adaptive seeds' if r.adaptive else ''}"
+                   + (f", worlds drawn from the posterior of {r.design.posterior}"
+                      if r.design.posterior else "") + ")")
         return
     if is_calibration(data):
         from .studies.calibration_file import load_calibration
@@ -794,6 +796,9 @@ def _pandas_wide():
               help="Results folder (default: results/<study>-robust-<time>).")
 @click.option("--worlds", type=click.IntRange(1, 100_000), default=None,
               help="Worlds to sample (overrides design.worlds).")
+@click.option("--posterior", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A `cxsim calibrate` folder: each world is a draw of its posterior "
+                   "(overrides design.posterior).")
 @click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=None,
               help="Seeds per world and policy (overrides seeds; with [adaptive], the first "
                    "round's).")
@@ -802,15 +807,17 @@ def _pandas_wide():
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler: tcp://HOST:PORT of a running cluster, or local:N.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
-def robust(study_file, out, worlds, seeds, workers, scheduler, resume):
-    """Run every policy in every sampled world on the same seeds; print each policy's
-    outcomes, regret, best share and satisficing over the worlds."""
+def robust(study_file, out, worlds, posterior, seeds, workers, scheduler, resume):
+    """Run every policy in every sampled world (with --posterior, every posterior draw) on
+    the same seeds; print each policy's outcomes, regret, best share and satisficing over
+    the worlds."""
     from .executors import make_executor
     from .studies.robust import read_robust
     from .studies.robust_file import load_robust
     from .studies.tell import robustness_lines, write_robust_figures
 
-    loaded = load_robust(resolve_path(study_file), worlds=worlds, seeds=seeds)
+    loaded = load_robust(resolve_path(study_file), worlds=worlds, seeds=seeds,
+                         posterior=None if posterior is None else str(posterior.absolute()))
     if resume and out is None:
         raise click.UsageError("--resume needs --out (the folder to continue)")
     folder = out if resume else _out_folder(out, str(study_file), "robust")

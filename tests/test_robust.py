@@ -19,9 +19,14 @@ from simulation.scenario import ScenarioError, load_scenario
 from simulation.simulate import simulate
 from simulation.store import ResultsError, StudyStore
 from simulation.studies.discover import ConditionError, discover, parse_condition
+from simulation.studies.calibration_file import load_calibration
+from simulation.studies.calibration_run import run_calibration
 from simulation.studies.metrics import robustness
+from simulation.studies.posterior_worlds import posterior_worlds
 from simulation.studies.robust import read_robust, round_folder, run_robust
 from simulation.studies.robust_file import load_robust
+
+from .test_calibrate import calibration_file, observed_history
 
 ROOT = Path(__file__).resolve().parent.parent
 CXSIM = str(Path(sys.executable).parent / "cxsim")
@@ -443,3 +448,196 @@ def test_a_damaged_outcomes_table_is_one_line_naming_it_and_left_as_it_is(small_
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert str(damaged) in done.stderr and "Traceback" not in done.stderr
     assert damaged.read_bytes() == before
+
+
+# --------------------------------------------------------------------- posterior worlds
+
+#: what the tiny calibration fits: a path every scenario has, and one of a named segment
+#: (a base scenario without that segment cannot take it)
+FITTED = """
+[[parameters]]
+path = "churn.base"
+low = -2.5
+high = 0.5
+[[parameters]]
+path = "segments.premium.churn_bias"
+low = -0.5
+high = 0.5
+"""
+#: a small observed cohort flattens the likelihood, so the posterior keeps several draws
+FEW_CUSTOMERS = """
+[observed.columns.retention]
+output = "cohort_retention"
+likelihood = "binomial"
+customers = 30
+"""
+TINY_BUDGET = "seeds = 2\ntrials = 4\nposterior_draws = 10\nforecast_draws = 2\n"
+
+POSTERIOR = """
+seeds = 3
+root_seed = 7
+[design]
+worlds = 12
+seed = 5
+posterior = "cal"
+[[uncertainties]]
+name = "loss_aversion"
+path = "psychology.loss_aversion"
+choices = [1.5, 2.0, 3.0]
+[[policies]]
+name = "reactive"
+strategy = "reactive"
+[[policies]]
+name = "none"
+strategy = "none"
+"""
+
+
+def tiny_calibration(folder: Path, budget: str = TINY_BUDGET) -> Path:
+    """A calibration folder, ``folder/cal``, made in a few seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    observed_history(folder)
+    path = calibration_file(folder, parameters=FITTED, columns=FEW_CUSTOMERS, budget=budget)
+    run_calibration(load_calibration(path), folder / "cal")
+    return folder / "cal"
+
+
+@pytest.fixture(scope="module")
+def posterior_run(tmp_path_factory):
+    """``cxsim robust`` of a study whose worlds are draws of a calibration's posterior (the
+    folder beside the study file) with an uncertainty sampled on top."""
+    folder = tmp_path_factory.mktemp("posterior")
+    cal = tiny_calibration(folder)
+    study = write(folder, POSTERIOR)
+    done = subprocess.run([CXSIM, "robust", str(study), "--out", str(folder / "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return study, cal, folder / "out", done.stdout
+
+
+def test_posterior_worlds_are_weighted_draws_and_a_worlds_run_equals_cxsim_run(posterior_run,
+                                                                             tmp_path):
+    study, cal, out, _ = posterior_run
+    worlds = pd.read_parquet(out / "worlds.parquet")
+    fitted = ["churn.base", "segments.premium.churn_bias"]
+    assert list(worlds.columns) == ["world", *fitted, "loss_aversion"]
+    draws, _ = posterior_worlds(cal, 12, root_seed=5)  # keyed by design.seed
+    assert worlds[fitted].to_dict(orient="records") == draws
+    # systematic resampling: a posterior row of weight w is the draw of floor or ceil of
+    # 12 w worlds
+    posterior = pd.read_parquet(cal / "posterior.parquet")
+    copies = worlds.merge(posterior, on=fitted, how="right").groupby("draw")["world"].count()
+    share = posterior.set_index("draw")["weight"] * 12
+    assert (copies >= np.floor(share)).all() and (copies <= np.ceil(share)).all()
+    assert copies.sum() == 12 and (copies > 0).sum() >= 3
+
+    loaded = load_robust(study)
+    world, policy = 3, "reactive"
+    lines = loaded.world_overrides(world)
+    assert lines[:2] == [f"{path}={float(worlds.loc[world, path])!r}" for path in fitted]
+    assert lines[2].startswith("psychology.loss_aversion=")
+    args = [CXSIM, "run", str(BASELINE), "--seeds", "3", "--seed", "7", "--strategy", policy,
+            "--out", str(tmp_path / "run"), "--json"]
+    for line in BASE_OVERRIDES + lines:
+        args += ["--set", line]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    alone = pd.read_parquet(tmp_path / "run" / "runs.parquet").drop(columns="variant")
+    store = StudyStore(out)
+    index = store.manifest()["points"].index({"world": str(world), "policy": policy})
+    runs = store.read_runs()
+    mine = runs[runs["point"] == index].drop(columns="point").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, alone[mine.columns], check_exact=True)
+
+
+def test_robust_says_the_worlds_are_posterior_draws_and_discover_reads_the_fitted_paths(
+        posterior_run):
+    _, _, out, stdout = posterior_run
+    assert ("each world is a draw of the posterior of cal (what the observed data leave "
+            "uncertain) with the uncertainties sampled on top") in stdout
+    assert ("worlds (spread from the data's uncertainty (posterior draws) and the "
+            "assumptions), ±seeds") in stdout
+    median = float(pd.read_parquet(out / "outcomes.parquet").query("policy == 'reactive'")
+                   ["cohort_retention"].median())
+    done = subprocess.run([CXSIM, "discover", str(out), "--where",
+                           f"reactive.cohort_retention < {median}", "--json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert set(answer["scores"]) == {"churn.base", "segments.premium.churn_bias",
+                                     "loss_aversion"}
+
+
+def test_posterior_option_is_the_design_key_and_resume_knows_a_posterior_by_its_table(
+        posterior_run, tmp_path):
+    study, cal, out, _ = posterior_run
+    moved = tmp_path / "moved"
+    shutil.copytree(cal, moved)
+    plain = write(tmp_path, POSTERIOR.replace('posterior = "cal"\n', ""))
+    done = subprocess.run([CXSIM, "robust", str(plain), "--posterior", str(moved), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("worlds.parquet", "outcomes.parquet"):
+        assert (tmp_path / "out" / name).read_bytes() == (out / name).read_bytes()
+    # the same posterior elsewhere is the same study; another posterior is not
+    assert load_robust(plain, posterior=str(moved)).fingerprint() == \
+        load_robust(study).fingerprint()
+    other = tiny_calibration(tmp_path / "other", TINY_BUDGET.replace("trials = 4", "trials = 5"))
+    with pytest.raises(ResultsError, match="different robust study"):
+        run_robust(load_robust(plain, posterior=str(other)), out, resume=True)
+    ok = subprocess.run([CXSIM, "validate", str(study)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "worlds drawn from the posterior of cal" in ok.stdout
+
+
+def _damaged_copy(folder: Path, cal: Path) -> str:
+    copy = folder / "damaged"
+    shutil.copytree(cal, copy)
+    table = copy / "posterior.parquet"
+    table.write_bytes(table.read_bytes()[:-40] + bytes(40))
+    return str(copy)
+
+
+def _without_premium(folder: Path) -> Path:
+    """The baseline with its premium segment renamed: no segments.premium to set."""
+    path = folder / "no-premium.toml"
+    path.write_text(BASELINE.read_text().replace('name = "premium"', 'name = "vip"'))
+    return path
+
+
+def _posterior_at(text: str, folder: str | Path) -> str:
+    return text.replace('posterior = "cal"', f"posterior = {json.dumps(str(folder))}")
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda text, folder, cal: _posterior_at(text, folder / "nowhere"),
+     "nowhere: no such results folder"),
+    (lambda text, folder, cal: _posterior_at(text, _damaged_copy(folder, cal)),
+     "damaged/posterior.parquet: not a readable Parquet file"),
+    (lambda text, folder, cal: _posterior_at(text, cal).replace(
+        str(BASELINE), str(_without_premium(folder))),
+     "design.posterior (segments.premium.churn_bias): --set segments.premium.churn_bias="),
+    (lambda text, folder, cal: _posterior_at(text, cal).replace(
+        'name = "loss_aversion"\npath = "psychology.loss_aversion"',
+        'name = "churn"\npath = "churn.base"'),
+     "uncertainties.0 (churn): churn.base is a fitted path of design.posterior"),
+    (lambda text, folder, cal: text.replace('posterior = "cal"\n', "").replace(
+        '[[uncertainties]]\nname = "loss_aversion"\npath = "psychology.loss_aversion"\n'
+        "choices = [1.5, 2.0, 3.0]\n", ""),
+     "uncertainties: give [[uncertainties]], or design.posterior"),
+])
+def test_a_bad_posterior_is_one_line_naming_file_and_field_exit_2(posterior_run, tmp_path,
+                                                                   edit, fragment):
+    """A missing or damaged calibration folder, a fitted path the base scenario has not, an
+    uncertainty on a fitted path, no worlds at all: told before anything is written."""
+    _, cal, _, _ = posterior_run
+    study = write(tmp_path, POSTERIOR)
+    study.write_text(edit(study.read_text(), tmp_path, cal))
+    with pytest.raises(ScenarioError) as err:
+        load_robust(study)
+    [line] = err.value.problems
+    assert line.startswith(f"{study}: ") and fragment in line, line
+    done = subprocess.run([CXSIM, "robust", str(study), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == line
+    assert not (tmp_path / "out").exists()

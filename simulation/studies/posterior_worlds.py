@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from ..results import _t_quantile
 from ..scenario import Scenario
-from ..store import read_calibration_folder
+from ..store import MANIFEST, ResultsError, read_calibration_folder
 from ..study import apply_point
 from .calibrate import resample
 from .calibration_file import FittedParameter
@@ -31,14 +32,34 @@ SEED_LEVEL = 0.95
 def posterior_worlds(folder: Path, count: int, root_seed: int = 0) -> tuple[list[dict], list]:
     """``count`` posterior draws of a calibration folder (resampled by weight), and the
     fitted parameters they set."""
+    posterior, params, _ = read_posterior(folder)
+    return resampled(posterior, params, count, root_seed), params
+
+
+def read_posterior(folder: Path) -> tuple[pd.DataFrame, list[FittedParameter], str]:
+    """A calibration folder's posterior table (checked against its manifest), the fitted
+    parameters it has a column of each, and the table's sha256 (what identifies the
+    posterior, wherever the folder is); ResultsError naming the file if any is amiss."""
     manifest, tables = read_calibration_folder(folder)
-    params = [FittedParameter.model_validate(p) for p in manifest["calibration"]["parameters"]]
     posterior = tables["posterior"]
+    try:
+        params = [FittedParameter.model_validate(p)
+                  for p in manifest["calibration"]["parameters"]]
+    except (KeyError, TypeError, ValidationError):
+        params = []
+    if not params or any(p.path not in posterior.columns for p in params):
+        raise ResultsError(f"{Path(folder) / MANIFEST}: calibration.parameters: not the "
+                           "posterior table's fitted paths; a damaged or foreign manifest")
+    return posterior, params, manifest["files"]["posterior.parquet"]["sha256"]
+
+
+def resampled(posterior: pd.DataFrame, params, count: int, root_seed: int) -> list[dict]:
+    """``count`` rows of the posterior picked by systematic resampling of the weights (a
+    draw of weight w is picked about ``w * count`` times), as {fitted path: value}."""
     rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(_WORLDS_KEY,)))
     copies = resample(posterior["weight"].to_numpy(), count, rng)
     rows = np.repeat(np.arange(len(posterior)), copies)
-    worlds = [{p.path: float(posterior[p.path].iloc[r]) for p in params} for r in rows]
-    return worlds, params
+    return [{p.path: float(posterior[p.path].iloc[r]) for p in params} for r in rows]
 
 
 def world_variants(scenario: Scenario, strategies: list[str], worlds: list[dict], params,

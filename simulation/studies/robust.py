@@ -1,13 +1,14 @@
 """Running a robust study: every world x every policy on the same seeds, resumably.
 
 The folder is a study folder (``cxsim sweep``'s store) whose manifest also records the robust
-study; it holds, once the run is complete, ``worlds.parquet`` (one row per world: ``world`` and
-one column per uncertainty) and ``outcomes.parquet`` (one row per world and policy: the mean
-of every kept output over the world's seeds at the horizon, its 95% interval, and for every
-objective the paired gap to the world's best policy). With ``[adaptive]``, later rounds add
-blocks of seeds to the worlds whose two best policies are not yet told apart; round k > 0 is a
-study folder of its own under ``rounds/``. Each round's work depends only on the rounds
-before it, so a killed run continued with ``resume`` writes the same files.
+study; it holds, once the run is complete, ``worlds.parquet`` (one row per world: ``world``,
+one column per fitted path of a posterior and one per uncertainty) and ``outcomes.parquet``
+(one row per world and policy: the mean of every kept output over the world's seeds at the
+horizon, its 95% interval, and for every objective the paired gap to the world's best
+policy). With ``[adaptive]``, later rounds add blocks of seeds to the worlds whose two best
+policies are not yet told apart; round k > 0 is a study folder of its own under ``rounds/``.
+Each round's work depends only on the rounds before it, so a killed run continued with
+``resume`` writes the same files.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def _check_same_study(folder: Path, loaded: LoadedRobust) -> None:
     recorded = (manifest.get("robust") or {}).get("fingerprint")
     if recorded != loaded.fingerprint():
         raise ResultsError(f"{folder / MANIFEST}: robust.fingerprint: this folder holds a "
-                           "different robust study (scenario, uncertainties, policies, design "
-                           "or seeds changed); resume needs the same study")
+                           "different robust study (scenario, uncertainties, posterior, "
+                           "policies, design or seeds changed); resume needs the same study")
 
 
 def _tagged_runs(runs: pd.DataFrame, points: list[dict], outputs: list[str]) -> pd.DataFrame:

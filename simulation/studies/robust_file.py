@@ -3,8 +3,10 @@
 A robust study names a base scenario, its ``[[uncertainties]]`` (each a range or a set of
 choices for a judgement parameter, or a factor that multiplies several together), its
 ``[[policies]]`` (the strategies compared), the ``[[objectives]]`` they are judged on, and a
-``[design]`` that samples *worlds*: one value of every uncertainty each. Every world runs every
-policy on the same seeds (common random numbers).
+``[design]`` that samples *worlds*: one value of every uncertainty each. With ``[design]
+posterior`` (a ``cxsim calibrate`` folder), each world is also one draw of that posterior, so
+the worlds carry what the company's data leave uncertain. Every world runs every policy on the
+same seeds (common random numbers).
 
 A round of runs is an ordinary study (``simulation.study``): two choice parameters, ``world``
 and ``policy``, whose choices are the ``--set`` lines of each world and each policy. So a
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -24,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..scenario import (MAX_NAME, MAX_TEXT, LEVERS, Scenario, ScenarioError, apply_overrides,
                         format_validation_error, load_scenario, read_toml, strategy_overrides)
+from ..store import ResultsError
 from ..study import (MAX_DESIGN_SEED, MAX_ROOT_SEED, MAX_SEEDS, LoadedStudy, Study,
                      base_scenario_path, run_outputs, scale_unit, without_unknown_keys)
+from .posterior_worlds import read_posterior, resampled
 from .worlds import sample_worlds
 
 #: names of uncertainties and policies: words, so that a condition such as
@@ -155,6 +160,9 @@ class WorldsDesign(_Strict):
     kind: Literal["lhs", "sobol"] = "lhs"
     worlds: Annotated[int, Field(ge=1, le=MAX_WORLDS)] = 100
     seed: Annotated[int, Field(ge=0, le=MAX_DESIGN_SEED)] = 0
+    #: a ``cxsim calibrate`` folder (beside the study file, or absolute): each world is one
+    #: draw of its posterior, picked by weight
+    posterior: Path_ | None = None
 
 
 class Adaptive(_Strict):
@@ -175,7 +183,7 @@ class RobustStudy(_Strict):
     outputs: list[Annotated[str, Field(max_length=MAX_NAME)]] = list(OUTPUTS_DEFAULT)
     chunk_runs: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 500
     design: WorldsDesign = WorldsDesign()
-    uncertainties: Annotated[list[Uncertainty], Field(min_length=1)]
+    uncertainties: list[Uncertainty] = []
     policies: Annotated[list[Policy], Field(min_length=1)]
     objectives: Annotated[list[Objective], Field(min_length=1)] = [
         Objective(output="cohort_retention"), Objective(output="profit_total")]
@@ -183,6 +191,9 @@ class RobustStudy(_Strict):
 
     @model_validator(mode="after")
     def _names_unique(self):
+        if not self.uncertainties and self.design.posterior is None:
+            raise ValueError("uncertainties: give [[uncertainties]], or design.posterior (a "
+                             "calibration folder whose posterior draws are the worlds), or both")
         for section, names in (("uncertainties", [u.name for u in self.uncertainties]),
                                ("policies", [p.name for p in self.policies])):
             repeated = sorted({n for n in names if names.count(n) > 1})
@@ -203,20 +214,39 @@ class RobustStudy(_Strict):
         return kept + [o.output for o in self.objectives if o.output not in kept]
 
 
-class LoadedRobust:
-    """A validated robust study with its base scenario and its sampled worlds."""
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """The posterior draws a study's worlds take (``design.posterior``): one per world."""
 
-    def __init__(self, robust: RobustStudy, source: str, base: Scenario):
+    parameters: list           # the calibration's FittedParameter, one column each
+    draws: list[dict]          # per world, {fitted path: value}
+    sha256: str                # of posterior.parquet: the posterior, wherever its folder is
+
+
+class LoadedRobust:
+    """A validated robust study with its base scenario and its worlds: the uncertainties
+    sampled and, with ``design.posterior``, one posterior draw each. ``worlds`` has a column
+    per fitted path (named by the path) and per uncertainty (by its name)."""
+
+    def __init__(self, robust: RobustStudy, source: str, base: Scenario,
+                 posterior: PosteriorDraws | None = None):
         self.robust = robust
         self.source = source
         self.base = base
+        self.posterior = posterior
+        self.fitted = posterior.parameters if posterior else []
         self.worlds = sample_worlds(robust.uncertainties, robust.design.kind,
                                     robust.design.worlds, robust.design.seed)
+        for i, p in enumerate(self.fitted):
+            self.worlds.insert(1 + i, p.path, [draw[p.path] for draw in posterior.draws])
 
     def world_overrides(self, world: int) -> list[str]:
+        """The world's --set lines: the posterior draw's (as the calibration sets them),
+        then the uncertainties'."""
         row = self.worlds.iloc[world]
-        return [line for u in self.robust.uncertainties
-                for line in u.overrides(_plain(row[u.name]))]
+        return [line for p in self.fitted for line in p.overrides(_plain(row[p.path]))] + \
+            [line for u in self.robust.uncertainties
+             for line in u.overrides(_plain(row[u.name]))]
 
     def world_scenario(self, world: int, policy: str) -> Scenario:
         """The scenario one world and policy run: what ``cxsim run --set`` of the world's
@@ -246,9 +276,13 @@ class LoadedRobust:
         return LoadedStudy(study, self.source, self.base)
 
     def fingerprint(self) -> str:
-        """Identifies the work (a resumed robust study must have the same one)."""
-        payload = {"robust": self.robust.model_dump(mode="json", exclude={"description"}),
+        """Identifies the work (a resumed robust study must have the same one): a posterior
+        by its table's sha256, not by where its folder is."""
+        payload = {"robust": self.robust.model_dump(
+                       mode="json", exclude={"description": True, "design": {"posterior"}}),
                    "base": self.base.model_dump(mode="json", exclude_none=True)}
+        if self.posterior is not None:
+            payload["posterior"] = self.posterior.sha256
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -259,22 +293,24 @@ def is_robust_study(data: dict) -> bool:
 
 
 def load_robust(path: str | Path, *, worlds: int | None = None, seeds: int | None = None,
-                adaptive: bool = True, overrides: Sequence[str] = ()) -> LoadedRobust:
-    """Read and validate a robust study file, its base scenario, every uncertainty at its
-    ends and every policy (ScenarioError, one line per problem naming file and field).
-    ``worlds`` and ``seeds`` replace the file's ``design.worlds`` and ``seeds``;
-    ``adaptive=False`` drops ``[adaptive]`` and gives every world its ``max_seeds`` (or
-    ``seeds`` when given); ``overrides`` (``--set`` lines) apply to the base scenario after
-    the file's own."""
+                adaptive: bool = True, overrides: Sequence[str] = (),
+                posterior: str | None = None) -> LoadedRobust:
+    """Read and validate a robust study file, its base scenario, its posterior draws, every
+    uncertainty at its ends and every policy (ScenarioError, one line per problem naming
+    file and field). ``worlds``, ``posterior`` and ``seeds`` replace the file's
+    ``design.worlds``, ``design.posterior`` and ``seeds``; ``adaptive=False`` drops
+    ``[adaptive]`` and gives every world its ``max_seeds`` (or ``seeds`` when given);
+    ``overrides`` (``--set`` lines) apply to the base scenario after the file's own."""
     path = Path(path)
     data = read_toml(path)
     if not adaptive and isinstance(data.get("adaptive"), dict):
         data["seeds"] = data.pop("adaptive").get("max_seeds", Adaptive().max_seeds)
     if overrides:
         data["overrides"] = [*data.get("overrides", []), *overrides]
-    if worlds is not None:
+    for key, value in (("worlds", worlds), ("posterior", posterior)):
         design = data.get("design", {})
-        data["design"] = {**design, "worlds": worlds} if isinstance(design, dict) else design
+        if value is not None and isinstance(design, dict):
+            data["design"] = {**design, key: value}
     if seeds is not None:
         data["seeds"] = seeds
     data, problems = without_unknown_keys(
@@ -289,9 +325,10 @@ def load_robust(path: str | Path, *, worlds: int | None = None, seeds: int | Non
     base = load_scenario(base_scenario_path(path, robust.scenario), list(robust.overrides),
                          origin=f"{path}: overrides:")
     _check_outputs(robust, str(path))
+    draws = _posterior_draws(path, robust, base) if robust.design.posterior else None
     for i, u in enumerate(robust.uncertainties):
         for value in u.extremes():
-            apply_overrides(base, u.overrides(value), f"{path}: uncertainties.{i} ({u.name})")
+            _check_applies(base, u.overrides(value), f"{path}: uncertainties.{i} ({u.name})")
     for i, p in enumerate(robust.policies):
         try:
             apply_overrides(base, p.overrides(), f"{path}: policies.{i} ({p.name})")
@@ -299,7 +336,42 @@ def load_robust(path: str | Path, *, worlds: int | None = None, seeds: int | Non
             raise ScenarioError([f"{err.problems[0]} (a strategy is none, reactive, proactive, "
                                  "balanced or a name from the scenario's [allocations]; an "
                                  f"allocation's levers: {', '.join(LEVERS)})"]) from None
-    return LoadedRobust(robust, str(path), base)
+    return LoadedRobust(robust, str(path), base, draws)
+
+
+def _posterior_draws(path: Path, robust: RobustStudy, base: Scenario) -> PosteriorDraws:
+    """``design.worlds`` draws of the posterior in ``design.posterior`` (keyed by
+    ``design.seed``, like the uncertainties' sample), checked: the folder is a complete
+    calibration, no uncertainty varies (or is named as) a fitted path, and every fitted path
+    takes its smallest and largest drawn value in the base scenario."""
+    where = f"{path}: design.posterior"
+    try:
+        table, params, sha256 = read_posterior(path.parent / robust.design.posterior)
+    except ResultsError as err:
+        raise ScenarioError([f"{where}: {err}"]) from None
+    fitted = {p.path for p in params}
+    for i, u in enumerate(robust.uncertainties):
+        clash = sorted(fitted & {u.name, *(u.paths or [u.path])})
+        if clash:
+            raise ScenarioError([f"{path}: uncertainties.{i} ({u.name}): {clash[0]} is a "
+                                 "fitted path of design.posterior (every world takes it from "
+                                 "a posterior draw); leave it to the posterior"])
+    draws = resampled(table, params, robust.design.worlds, robust.design.seed)
+    for p in params:
+        values = [draw[p.path] for draw in draws]
+        for value in (min(values), max(values)):
+            _check_applies(base, p.overrides(value), f"{where} ({p.path})")
+    return PosteriorDraws(params, draws, sha256)
+
+
+def _check_applies(base: Scenario, lines: list[str], origin: str) -> None:
+    """That ``lines`` apply to the base scenario; every problem told under ``origin`` (a
+    path the scenario has not is told as ``--set ...`` by the overrides alone)."""
+    try:
+        apply_overrides(base, lines, origin)
+    except ScenarioError as err:
+        raise ScenarioError([line if line.startswith(origin) else f"{origin}: {line}"
+                             for line in err.problems]) from None
 
 
 def _check_outputs(robust: RobustStudy, source: str) -> None:

@@ -30,8 +30,10 @@ def unit_sample(kind: str, n: int, dimensions: int, seed: int) -> np.ndarray:
 def sample_worlds(uncertainties, kind: str, n: int, seed: int) -> pd.DataFrame:
     """One row per world: ``world`` (0..n-1) and one column per uncertainty, by its name,
     holding the value that world gives it (``uncertainty.value(u)``)."""
-    u = unit_sample(kind, n, len(uncertainties), seed)
     frame = pd.DataFrame({"world": np.arange(n, dtype=np.int64)})
+    if not uncertainties:  # worlds that are posterior draws alone
+        return frame
+    u = unit_sample(kind, n, len(uncertainties), seed)
     for j, uncertainty in enumerate(uncertainties):
         frame[uncertainty.name] = [uncertainty.value(float(x)) for x in u[:, j]]
     return frame
