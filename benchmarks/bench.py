@@ -55,6 +55,7 @@ def run(cfg: dict, threads: int, compile_check: bool, log=print) -> dict:
     log(f"  {threads} threads / 1 thread: {full['rate'] / one['rate']:.2f}x")
     report["batch_1_thread"], report["batch_all_threads"] = one, full
     report["over_time"] = over_time(cfg, full, threads, repeats, log)
+    report["shared_burn_in"] = shared_burn_in(cfg, threads, repeats, log)
 
     mc = cfg["mesa"]
     smaller = {k: mc[k] for k in ("cohort", "horizon") if k in mc}
@@ -148,6 +149,43 @@ def over_time(cfg: dict, static: dict, threads: int, repeats: int, log=print) ->
     log(f"  with phases and a backlog trigger: {_rate(m)} ({m['rate'] / static['rate']:.2f}x "
         f"the static strategy's rate; {m['seconds']:.2f} s)")
     return m
+
+
+STRATEGIES = ("none", "reactive", "proactive", "balanced")
+
+
+def shared_burn_in(cfg: dict, threads: int, repeats: int, log=print) -> dict:
+    """The four named strategies on the same seeds (a quarter of the headline's each): in one
+    call, where each seed's burn-in is simulated once and shared, beside one call per
+    strategy, where each simulates it; the numbers must be the same."""
+    import time
+
+    from simulation import simulate
+
+    scenario = load_scenario(resolve_path(cfg["scenario"]))
+    variants = [scenario.with_strategy(s) for s in STRATEGIES]
+    seeds = max(1, cfg["seeds"] // len(variants))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        together = apart = float("inf")
+        for _ in range(max(1, repeats)):
+            started = time.perf_counter()
+            shared = simulate(variants, seeds=seeds, labels=list(STRATEGIES))
+            together = min(together, time.perf_counter() - started)
+            started = time.perf_counter()
+            alone = [simulate(v, seeds=seeds) for v in variants]
+            apart = min(apart, time.perf_counter() - started)
+    finally:
+        numba.set_num_threads(previous)
+    same = all(shared.steps[shared.steps["variant"] == name].drop(columns="variant")
+               .reset_index(drop=True).equals(one.steps.drop(columns="variant"))
+               for name, one in zip(STRATEGIES, alone))
+    log(f"comparing {len(variants)} strategies x {seeds:,} seeds from one warm start: "
+        f"{together:.2f} s with the burn-in shared, {apart:.2f} s one strategy at a time "
+        f"({apart / together:.2f}x; the same numbers: {'yes' if same else 'NO'})")
+    return {"seeds": seeds, "strategies": len(variants), "shared_seconds": together,
+            "apart_seconds": apart, "identical": same}
 
 
 def targets(report: dict, goals: dict) -> list[str]:

@@ -179,8 +179,9 @@ def test_bench_script_quick_runs_every_section_and_checks_the_targets(tmp_path):
                    config, "--json", tmp_path / "report.json")
     report = json.loads((tmp_path / "report.json").read_text())
     for section in ("batch_all_threads", "mesa", "scale_customers", "scale_weeks",
-                    "scale_seeds", "memory", "cli_run"):
+                    "scale_seeds", "memory", "cli_run", "shared_burn_in"):
         assert section in report, section
+    assert report["shared_burn_in"]["identical"] is True
     assert len(report["scale_customers"]) == 2 and report["memory"]["seeds"] == 2
     assert "compile: skipped" in done.stdout
     assert done.stdout.count("     met  ") == 4  # four generous targets, all met
