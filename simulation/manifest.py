@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import platform
 import subprocess
 from importlib import metadata
@@ -14,18 +15,27 @@ FORMAT = 2
 PACKAGES = ("cxsim", "numpy", "numba", "mesa", "pandas", "pyarrow", "pydantic", "scipy")
 
 
-def package_versions() -> dict[str, str]:
-    versions = {}
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Looked up once per process: a study writes a manifest per chunk (reading package
+    metadata costs tens of milliseconds each time)."""
+    versions = []
     for name in PACKAGES:
         try:
-            versions[name] = metadata.version(name)
+            versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+            versions.append((name, "not installed"))
+    return tuple(versions)
 
 
+def package_versions() -> dict[str, str]:
+    return dict(_installed_versions())
+
+
+@functools.cache
 def git_commit() -> str | None:
-    """The commit of the source tree the package runs from, if it is a git checkout."""
+    """The commit of the source tree the package runs from, if it is a git checkout: looked
+    up once per process, as the code running is the code imported."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
