@@ -6,8 +6,8 @@ Folders that share a file's mutants between them (``MUTATION_LINES``) are merged
 counts once, with the status of the folder that tested it. Killed counts mutants a test
 failed on (mutmut's "suspicious" among them: a test failed, more slowly than the baseline
 run took, as on a busy machine) and timeouts (a mutant that loops for ever is caught by the
-time limit); skipped ones (compiler options, see mutmut_config.py) are counted apart and left out of
-the score.
+time limit); skipped ones (compiler options, see mutmut_config.py) are counted apart and
+left out of the score.
 """
 
 from __future__ import annotations
