@@ -108,10 +108,11 @@ def _run_batch(variants, seed_list, root_seed, events, diagnostics, progress,
                seconds_per_chunk=1.0, max_chunk=256):
     """Runs in chunks of whole start groups (``_start_groups``: a burn-in is simulated once
     for the strategies that share it), sized to take about ``seconds_per_chunk`` each (so a
-    progress bar moves every second or so), at most ``max_chunk`` groups (fewer when
-    diagnostic records would outgrow their memory; with diagnostics every run is a group of
-    its own). Every run depends only on its own key and variant, so the numbers do not
-    depend on how the runs are grouped or chunked."""
+    progress bar moves every second or so) in a multiple of the threads (so that none waits
+    for another's last group), at most ``max_chunk`` groups (fewer when diagnostic records
+    would outgrow their memory; with diagnostics every run is a group of its own). Every run
+    depends only on its own key and variant, so the numbers do not depend on how the runs
+    are grouped or chunked."""
     import numba
 
     from .batch import run_batch
@@ -131,7 +132,8 @@ def _run_batch(variants, seed_list, root_seed, events, diagnostics, progress,
         max_chunk = max(1, min(max_chunk,
                                _RECORD_BYTES_PER_CHUNK // diagnostics.bytes_per_run()))
     evs, records, steps = [None] * runs, [None] * runs, 0
-    start, size = 0, min(max_chunk, numba.get_num_threads())
+    threads = numba.get_num_threads()
+    start, size = 0, min(max_chunk, threads)
     while start < len(groups):
         stop = min(len(groups), start + size)
         chunk = groups[start:stop]
@@ -156,6 +158,7 @@ def _run_batch(variants, seed_list, root_seed, events, diagnostics, progress,
             progress(len(rows))
         rate = (stop - start) / max(time.perf_counter() - began, 1e-6)
         size = int(min(max_chunk, max(1, min(rate * seconds_per_chunk, 4 * size))))
+        size = min(max_chunk, max(threads, size - size % threads))  # as many for each thread
         start = stop
     return out, (evs if events else None), (records if diagnostics else None), steps
 
