@@ -56,6 +56,21 @@ class OneLineErrors(click.Group):
             sys.exit(EXIT_BAD_INPUT)
 
 
+def console() -> None:
+    """The ``cxsim`` program. A refused input leaves at once, without the interpreter's
+    teardown: the error is told, every file is written whole or not at all and every
+    cluster closed on the way here, and the teardown can abort the process while pyarrow's
+    reader threads wind down (apache/arrow#34314), turning exit code 2 into a crash."""
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == EXIT_BAD_INPUT:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_BAD_INPUT)
+        raise
+
+
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cxsim")
 def main():
