@@ -261,3 +261,26 @@ def test_cli_refuses_diagnose_without_records_and_options_without_the_flag(tmp_p
     assert "--diagnostics-sample/--diagnostics-max-rows need --diagnostics" in \
         capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_the_sample_is_independent_of_every_draw_of_the_model():
+    """Which customers diagnostics record must not depend on who they are: the sample's draw
+    is independent of each of the model's streams (a sample keyed like the warm start's
+    tenure draw, for one, would record only the newest customers). Among the customers
+    whose draw of a stream falls below one half, the share sampled at 0.5 stays within four
+    standard errors of one half."""
+    from simulation import rng, rules
+
+    key = rng.run_keys(3, [0])[0]
+    diag = np.zeros(L.N_DIAG)
+    diag[L.DG_SAMPLE] = 0.5
+    customers = range(4000)
+    chosen = np.array([rules.sampled(key, i, diag) for i in customers])
+    streams = {name: value for name, value in vars(rng).items()
+               if name.isupper() and isinstance(value, int) and 1 <= value < 32
+               and name != "DIAGNOSTIC_SAMPLE"} | {"ARRIVALS + 1": rng.ARRIVALS + 1}
+    assert "TENURE" in streams and "CHURN_PROPENSITY" in streams
+    for name, purpose in streams.items():
+        low = np.array([rng.uniform(key, i, 0, purpose) < 0.5 for i in customers])
+        share = chosen[low].mean()
+        assert abs(share - 0.5) < 4 * 0.5 / np.sqrt(low.sum()), (name, share)
