@@ -52,10 +52,11 @@ findings: $(STAMP)
 reference: $(STAMP)
 	$(BIN)/python tests/reference/make_reference.py
 
-# Mutation run over the rules and the random streams (not part of `make test`; about an
-# hour on two cores): three processes side by side, each in its own folder under
-# .mutation/ (rules.py split at its middle line, rng.py), then the score and the mutants
-# not killed. docs/mutation.md has the last run and every survivor.
+# Mutation run over the rules and the random streams (not part of `make test`; an hour or
+# more on two cores): four processes side by side, each in its own folder under .mutation/
+# (rules.py in three parts of about as many mutants, and rng.py), so that no part is left
+# running alone at the end; then the score and the mutants not killed. docs/mutation.md has
+# the last run and every survivor.
 MUTATION_STAMP := $(VENV)/.installed-mutation
 $(MUTATION_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
@@ -63,14 +64,17 @@ $(MUTATION_STAMP): $(STAMP)
 
 mutation: $(MUTATION_STAMP)
 	rm -rf .mutation
-	half=$$(( $$(wc -l < simulation/rules.py) / 2 )); \
-	MUTATION_LINES=1:$$half tests/mutation/run.sh .mutation/rules-1 simulation/rules.py \
+	lines=$$(wc -l < simulation/rules.py); a=$$(( lines / 3 )); b=$$(( lines * 2 / 3 )); \
+	MUTATION_LINES=1:$$a tests/mutation/run.sh .mutation/rules-1 simulation/rules.py \
 		> .mutation-rules-1.log 2>&1 & \
-	MUTATION_LINES=$$half:1000000 tests/mutation/run.sh .mutation/rules-2 simulation/rules.py \
+	MUTATION_LINES=$$a:$$b tests/mutation/run.sh .mutation/rules-2 simulation/rules.py \
 		> .mutation-rules-2.log 2>&1 & \
+	MUTATION_LINES=$$b:1000000 tests/mutation/run.sh .mutation/rules-3 simulation/rules.py \
+		> .mutation-rules-3.log 2>&1 & \
 	tests/mutation/run.sh .mutation/rng simulation/rng.py > .mutation-rng.log 2>&1 & \
 	wait
-	$(BIN)/python tests/mutation/summary.py .mutation/rules-1 .mutation/rules-2 .mutation/rng
+	$(BIN)/python tests/mutation/summary.py .mutation/rules-1 .mutation/rules-2 .mutation/rules-3 \
+		.mutation/rng
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
