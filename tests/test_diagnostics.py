@@ -284,3 +284,28 @@ def test_the_sample_is_independent_of_every_draw_of_the_model():
         low = np.array([rng.uniform(key, i, 0, purpose) < 0.5 for i in customers])
         share = chosen[low].mean()
         assert abs(share - 0.5) < 4 * 0.5 / np.sqrt(low.sum()), (name, share)
+
+
+def test_a_decisions_cycle_holds_what_its_episodes_say_happened_since_the_last():
+    """A decision's ``failure_in_cycle`` says an issue opened since the customer's last
+    decision, ``recovery_in_cycle`` that the desk resolved one since then: recomputed from
+    the episodes table for every decision after a customer's first reported one (a week's
+    failures and the desk's recoveries come before its decisions). One event must not wipe
+    another: a recovery keeps the failure that opened the issue in the same cycle."""
+    sc = load_scenario(BASELINE, ["cohort=300", "horizon=80", "start.burn_in_weeks=26"])
+    res = simulate(sc, seeds=[0, 1], diagnostics=Diagnostics(sample=1.0))
+    by_customer = ["seed", "customer"]
+    d = res.decisions[res.decisions["kind"] == "decision"].sort_values([*by_customer, "week"])
+    d = d.assign(since=d.groupby(by_customer)["week"].shift()).dropna(subset=["since"])
+    d = d.reset_index(drop=True).rename_axis("row").reset_index()
+    pairs = d[["row", *by_customer, "since", "week"]].merge(
+        res.episodes[[*by_customer, "opened", "closed", "outcome"]], on=by_customer)
+    pairs["opened_in"] = (pairs["opened"] > pairs["since"]) & (pairs["opened"] <= pairs["week"])
+    pairs["recovered_in"] = ((pairs["outcome"] == "desk") & (pairs["closed"] > pairs["since"])
+                             & (pairs["closed"] <= pairs["week"]))
+    expected = pairs.groupby("row")[["opened_in", "recovered_in"]].any() \
+        .reindex(d["row"], fill_value=False)
+    np.testing.assert_array_equal(d["failure_in_cycle"], expected["opened_in"])
+    np.testing.assert_array_equal(d["recovery_in_cycle"], expected["recovered_in"])
+    assert len(d) > 1000  # decisions checked
+    assert (expected["opened_in"] & expected["recovered_in"]).sum() > 20  # with both events
