@@ -175,3 +175,26 @@ def test_variants_of_one_batch_share_the_start(tiny):
     other = apply_overrides(tiny, ["start.burn_in_weeks=31"])
     with pytest.raises(ValueError, match="burn-in"):
         stack([compile_scenario(tiny), compile_scenario(other)])
+
+
+def test_a_cohort_of_one_is_retained_whole_until_it_leaves():
+    """Retention is the share of the customers active at week 0 still there: with one
+    customer it is 1 until that customer leaves, then 0."""
+    res = simulate(load_scenario(BASELINE, ["start.mode=launch", "cohort=1", "horizon=60",
+                                            "churn.base=2"]),
+                   seeds=range(6))
+    steps = res.steps
+    assert (steps.loc[steps["step"] == 0, "cohort_retention"] == 1.0).all()
+    np.testing.assert_array_equal(steps["cohort_retention"], steps["cohort_active"])
+    assert set(steps["cohort_retention"]) == {0.0, 1.0}  # some seeds lose their customer
+
+
+def test_a_warm_start_that_leaves_nobody_at_week_0_retains_nobody():
+    """A burn-in that every customer leaves (certain churn, no newcomers) hands week 0 an
+    empty cohort: its retention is 0 every week, never a division by zero or a full one."""
+    sc = load_scenario(BASELINE, ["churn.base=20", "acquisition.base_rate=0",
+                                  "acquisition.referral_rate=0", "cohort=50", "horizon=20",
+                                  "start.burn_in_weeks=60"])
+    steps = simulate(sc, seeds=range(3)).steps
+    assert (steps["active"] == 0).all()
+    assert (steps["cohort_retention"] == 0.0).all()
