@@ -263,6 +263,22 @@ def test_cli_refuses_diagnose_without_records_and_options_without_the_flag(tmp_p
     assert not (tmp_path / "x").exists()
 
 
+def test_a_sample_takes_the_customers_whose_own_draw_falls_below_the_share():
+    """The customers a sample records are those whose draw of the sample's stream (keyed by
+    the run, the customer and week 0) falls below the share; a share of 1 takes everyone."""
+    from simulation import rng, rules
+
+    key = rng.run_keys(5, [2])[0]
+    diag = np.zeros(L.N_DIAG)
+    for share in (0.3, 0.5, 1.0):
+        diag[L.DG_SAMPLE] = share
+        chosen = [bool(rules.sampled(key, i, diag)) for i in range(2000)]
+        expected = [share >= 1.0 or rng.uniform(key, i, 0, rng.DIAGNOSTIC_SAMPLE) < share
+                    for i in range(2000)]
+        assert chosen == expected
+        assert 0 < sum(chosen) and (sum(chosen) == 2000) == (share == 1.0)
+
+
 def test_the_sample_is_independent_of_every_draw_of_the_model():
     """Which customers diagnostics record must not depend on who they are: the sample's draw
     is independent of each of the model's streams (a sample keyed like the warm start's
