@@ -165,31 +165,32 @@ def simulate_group(keys, variant, first, stop, tp, cum_transitions, move_guide, 
     state, n, active = _start_run(key, seg_v, par_v)
     start = (key, tp_v, cum_v, guide_v, schedule_v, seg_v, par_v, levers_v, plan[v].copy(),
              triggers[v].copy(), burn_in_spend_v, week_0)
-    if diag is None:  # decided at compile time: two kernels, one without recording
-        state, n, active, shared, shared_burn_in = _weeks(state, n, active, 0, burn_in, *start,
-                                                          None, None, None, None)
-    else:
-        state, n, active, shared, shared_burn_in = _weeks(
-            state, n, active, 0, burn_in, *start, segments[first], episodes[first],
-            decisions[first], diag[first])
+    state, n, active, shared, shared_burn_in = _weeks(
+        state, n, active, 0, burn_in, *start, *_records(segments, episodes, decisions, diag,
+                                                        first))
     for r in range(first, stop):
         w = variant[r]
         run_state = state if r == stop - 1 else _branch(state)
         run_out = week_0.copy()
         rest = (key, tp_v, cum_v, guide_v, schedule_v, seg_v, par_v, levers_v, plan[w].copy(),
                 triggers[w].copy(), burn_in_spend_v, run_out)
-        if diag is None:
-            run_state, run_n, _, steps, _ = _weeks(run_state, n, active, burn_in + 1, last,
-                                                   *rest, None, None, None, None)
-        else:
-            run_state, run_n, _, steps, _ = _weeks(run_state, n, active, burn_in + 1, last,
-                                                   *rest, segments[r], episodes[r],
-                                                   decisions[r], diag[r])
+        run_state, run_n, _, steps, _ = _weeks(
+            run_state, n, active, burn_in + 1, last, *rest,
+            *_records(segments, episodes, decisions, diag, r))
         rules.record_events(run_state[1], run_n, par_v, events[r])
         out[r] = run_out
         agent_steps[r] = steps + (shared if r == first else 0)
         burn_in_steps[r] = shared_burn_in if r == first else 0
         customers[r] = run_n
+
+
+@njit(cache=True, error_model="numpy")
+def _records(segments, episodes, decisions, diag, r):
+    """Run r's diagnostic record arrays, or four Nones when diagnostics are off (decided at
+    compile time: numba compiles the runs without the recording code)."""
+    if diag is None:
+        return None, None, None, None
+    return segments[r], episodes[r], decisions[r], diag[r]
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
