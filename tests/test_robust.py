@@ -129,25 +129,29 @@ def test_latin_hypercube_puts_one_world_in_every_stratum_of_every_range(tmp_path
     assert set(worlds["loss_aversion"]) <= {1.5, 2.0, 3.0}
 
 
+def world_runs_from_cxsim_run(out, world, policy, lines, seeds, tmp_path):
+    """A robust study's runs of one world and policy (from its store in ``out``), and what
+    ``cxsim run`` gives for the base scenario with the world's ``--set`` lines, same seeds."""
+    args = [CXSIM, "run", str(BASELINE), "--seeds", str(seeds), "--seed", "7", "--strategy",
+            policy, "--out", str(tmp_path / "run"), "--json"]
+    for line in BASE_OVERRIDES + lines:
+        args += ["--set", line]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    alone = pd.read_parquet(tmp_path / "run" / "runs.parquet").drop(columns="variant")
+    store = StudyStore(out)
+    index = store.manifest()["points"].index({"world": str(world), "policy": policy})
+    runs = store.read_runs()
+    return runs[runs["point"] == index].drop(columns="point").reset_index(drop=True), alone
+
+
 def test_a_worlds_run_equals_cxsim_run_of_the_base_scenario_with_its_values(small_run,
                                                                               tmp_path):
     study, loaded, out, _ = small_run
     world, policy = 6, "proactive"
     lines = loaded.world_overrides(world)
     assert lines[0].startswith("churn.base*=") and lines[2].startswith("desk.base_capacity=")
-    args = [CXSIM, "run", str(BASELINE), "--seeds", "5", "--seed", "7", "--strategy", policy,
-            "--out", str(tmp_path / "run"), "--json"]
-    for line in BASE_OVERRIDES + lines:
-        args += ["--set", line]
-    done = subprocess.run(args, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    alone = pd.read_parquet(tmp_path / "run" / "runs.parquet").drop(columns="variant")
-
-    store = StudyStore(out)
-    points = store.manifest()["points"]
-    index = points.index({"world": str(world), "policy": policy})
-    runs = store.read_runs()
-    mine = runs[runs["point"] == index].drop(columns="point").reset_index(drop=True)
+    mine, alone = world_runs_from_cxsim_run(out, world, policy, lines, 5, tmp_path)
     pd.testing.assert_frame_equal(mine, alone[mine.columns], check_exact=True)
     # and the same through the API, from the scenario the world names
     direct = simulate(loaded.world_scenario(world, policy), seeds=5, root_seed=7).summary()
@@ -536,17 +540,7 @@ def test_posterior_worlds_are_weighted_draws_and_a_worlds_run_equals_cxsim_run(p
     lines = loaded.world_overrides(world)
     assert lines[:2] == [f"{path}={float(worlds.loc[world, path])!r}" for path in fitted]
     assert lines[2].startswith("psychology.loss_aversion=")
-    args = [CXSIM, "run", str(BASELINE), "--seeds", "3", "--seed", "7", "--strategy", policy,
-            "--out", str(tmp_path / "run"), "--json"]
-    for line in BASE_OVERRIDES + lines:
-        args += ["--set", line]
-    done = subprocess.run(args, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    alone = pd.read_parquet(tmp_path / "run" / "runs.parquet").drop(columns="variant")
-    store = StudyStore(out)
-    index = store.manifest()["points"].index({"world": str(world), "policy": policy})
-    runs = store.read_runs()
-    mine = runs[runs["point"] == index].drop(columns="point").reset_index(drop=True)
+    mine, alone = world_runs_from_cxsim_run(out, world, policy, lines, 3, tmp_path)
     pd.testing.assert_frame_equal(mine, alone[mine.columns], check_exact=True)
 
 
