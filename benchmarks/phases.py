@@ -41,8 +41,8 @@ def _advance(key, tp, cum, guide, schedule, seg, par, levers, spend, weeks, capa
                         company, tally, work, episodes, diag)
         rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally, queue,
                          episodes, diag)
-        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally, episodes,
-                              decisions, diag)
+        active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally, queue,
+                              episodes, decisions, diag)
         promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg, par,
                                                      company, tally, row)
         n_new, referred = rules.arrivals(key, step, promoters, detractors, par)
@@ -73,7 +73,7 @@ def _phase(which, reps, fs0, ist0, ids0, fs, ist, ids, queue, work, active, step
                              episodes, diag)
         elif which == 3:
             total += rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally,
-                                  episodes, decisions, diag)
+                                  queue, episodes, decisions, diag)
         elif which == 4:
             total += rules.summarize_step(ids, active, fs, ist, step, seg, par, company, tally,
                                           row)[0]

@@ -90,7 +90,7 @@ def _weeks(state, n, active, first, last, key, tp, cum_transitions, move_guide, 
             rules.serve_desk(ids, active, fs, ist, step, key, seg, par, company, tally,
                              queue, episodes, diag)                       # 6. the desk
             active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally,
-                                  episodes, decisions, diag)              # 7. decisions
+                                  queue, episodes, decisions, diag)       # 7. decisions
             if diag is not None:
                 rules.close_week(episodes, ist, diag)
             week = step - burn_in

@@ -26,6 +26,10 @@ How this is written is set by speed, not by the model:
 - a customer's week is split into passes over the group (``live_week``): the draws and
   the appraisal run as loops of vector instructions over contiguous working rows, and the
   two scalar passes between them are short enough for the processor to overlap customers;
+- no branch on what differs unpredictably from customer to customer when the other side
+  can be computed cheaply: in a warm start the scheduled visits and decisions of
+  customers with spread tenures fall in no pattern, and a mispredicted branch costs more
+  than the work it skips (``visit``'s move, ``decide``'s passes);
 - ``exp``, ``tanh`` and the logistic function come from ``mathfn``, which compiles them
   inline (a library call cannot be vectorised and makes a loop spill its registers).
 """
@@ -271,6 +275,16 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
     shock = par[L.P_SHOCK]
     entry = int(par[L.P_ENTRY])
     last_column = cum_transitions.shape[1] - 1
+    # what each touchpoint delivers this week: its mean with the lift of people serving well
+    # (0 where the design alone delivers), its spread, and its chance of failing
+    touchpoints = tp.shape[1]
+    mean, spread, failure = np.empty(touchpoints), np.empty(touchpoints), np.empty(touchpoints)
+    for k in range(touchpoints):
+        lift = tp[L.TP_STAFFED, k] * frontline
+        quality = tp[L.TP_QUALITY, k]
+        mean[k] = quality + lift * (1.0 - quality)
+        spread[k] = tp[L.TP_VARIABILITY, k] * inconsistency * (1.0 - lift)
+        failure[k] = tp[L.TP_FAILURE, k] * unreliability
     caught = failures = 0
     for a in range(count):
         i = ids[a]
@@ -281,28 +295,25 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
                               nurture_mood)
 
         # 3. move: entry first, a visit due at this tenure, else the journey's chain
+        # (the chain's move is found for everyone, then taken or not without a branch: with
+        # tenures spread, who has a scheduled visit this week cannot be predicted)
         here = ist[L.TOUCHPOINT, i]
         due = schedule[step - ist[L.JOIN_STEP, i]]
-        if here < 0:
-            k = entry
-        elif due >= 0:
-            k = due
-        else:
-            u = work[L.W_MOVE_DRAW, a]  # k = the number of bounds u passes:
-            k = move_guide[here, int(u * L.MOVE_GUIDE_CELLS)]  # all below u's cell, and
-            while k < last_column and u >= cum_transitions[here, k]:  # any within it
-                k += 1
+        row = max(here, 0)
+        u = work[L.W_MOVE_DRAW, a]  # the chain's k = the number of bounds u passes:
+        k = move_guide[row, int(u * L.MOVE_GUIDE_CELLS)]  # all below u's cell, and
+        while k < last_column and u >= cum_transitions[row, k]:  # any within it
+            k += 1
+        k = due if due >= 0 else k
+        k = entry if here < 0 else k
         ist[L.TOUCHPOINT, i] = k
 
         # 4. experience: it works, fails and is caught, or fails and opens an issue
         z_performance, z_mood = rng.complete_normal_pair(
             work[L.W_Z_PERFORMANCE, a], work[L.W_Z_MOOD, a], key, i, step,
             rng.PERFORMANCE_AND_MOOD)
-        lift = tp[L.TP_STAFFED, k] * frontline  # people serving well (0: the design alone)
-        quality = tp[L.TP_QUALITY, k]
-        sigma = tp[L.TP_VARIABILITY, k] * inconsistency * (1.0 - lift)
-        performance = clip(quality + lift * (1.0 - quality) + sigma * z_performance, 0.0, 1.0)
-        failed = work[L.W_FAILURE_DRAW, a] < tp[L.TP_FAILURE, k] * unreliability
+        performance = clip(mean[k] + spread[k] * z_performance, 0.0, 1.0)
+        failed = work[L.W_FAILURE_DRAW, a] < failure[k]
         work[L.W_FAILED, a] = failed
         if failed:
             if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
@@ -499,22 +510,36 @@ def serve_desk(ids, count, fs, ist, step, key, seg, par, company, tally, queue, 
 
 
 @njit(**_JIT)
-def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisions, diag):
+def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, at_risk, episodes, decisions,
+           diag):
     """Step 7 for the active customers ``ids[:count]``: renew or leave at a decision
     touchpoint; silent exit under a heavy open issue.
 
-    Those who stay are kept in ``ids`` in their order; returns how many stay. The
-    diagnostic records (None: none) get a row per decision and per silent exit.
+    Those who stay are kept in ``ids`` in their order; returns how many stay. ``at_risk``
+    has room for ``count`` positions. The diagnostic records (None: none) get a row per
+    decision and per silent exit.
+
+    Three passes: the positions of those who may leave this week (at a decision
+    touchpoint, or under an open issue heavy enough for a silent exit), found without a
+    branch; their decisions, in order; then, again without a branch, effort decays for
+    those who stay and the leavers are dropped from ``ids``. With tenures spread, who is at
+    a decision touchpoint in a given week cannot be predicted, and one loop branching on
+    it cost more than the three passes.
     """
     competitor = competitor_pull(step - par[L.P_BURN_IN], par[L.P_COMP_GROWTH])
     peak_weight, end_weight = par[L.P_PEAK_W], par[L.P_END_W]
     silent_threshold, silent_rate = par[L.P_SILENT_THRESHOLD], par[L.P_SILENT_RATE]
     keep_effort = 1.0 - par[L.P_EFFORT_DECAY]
-    stay = churned = 0
+    n_at_risk = 0
     for a in range(count):
         i = ids[a]
+        at_risk[n_at_risk] = a
+        n_at_risk += ((tp[L.TP_DECISION, ist[L.TOUCHPOINT, i]] > 0.0)
+                      | ((ist[L.ISSUE_OPEN, i] == 1) & (fs[L.EFFORT, i] > silent_threshold)))
+    churned = 0
+    for r in range(n_at_risk):
+        i = ids[at_risk[r]]
         s = ist[L.SEGMENT, i]
-        leaves = False
         if tp[L.TP_DECISION, ist[L.TOUCHPOINT, i]] > 0.0:
             s_eval = evaluated_satisfaction(fs[L.SATISFACTION, i], fs[L.WORST, i],
                                             fs[L.LAST, i], ist[L.CYCLE_COUNT, i],
@@ -530,7 +555,7 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
             fs[L.WORST, i] = 1.0
             fs[L.LAST, i] = 0.0
             ist[L.CYCLE_COUNT, i] = 0
-        elif ist[L.ISSUE_OPEN, i] == 1 and fs[L.EFFORT, i] > silent_threshold:
+        else:
             leaves = rng.uniform(key, i, step, rng.SILENT_CHURN) < silent_rate
             if diag is not None:
                 if leaves:
@@ -543,10 +568,13 @@ def decide(ids, count, fs, ist, step, key, tp, seg, par, tally, episodes, decisi
             churned += 1
             if diag is not None:
                 close_episode(episodes, ist, fs, i, step, L.OUTCOME_LEFT)
-        else:
-            fs[L.EFFORT, i] *= keep_effort
+    stay = 0
+    for a in range(count):
+        i = ids[a]
+        stays = ist[L.ACTIVE, i]
+        fs[L.EFFORT, i] *= keep_effort if stays else 1.0  # x * 1.0 is x: leavers keep theirs
         ids[stay] = i
-        stay += not leaves
+        stay += stays
     tally[L.T_CHURNED] += churned
     return stay
 

@@ -308,7 +308,8 @@ def test_customers_not_in_the_queue_are_left_alone(model):
 
 def decide(c, model, par, tp=None, key=KEY, step=STEP, seg=None):
     return rules.decide(c.ids, c.n, c.fs, c.ist, step, key, model.tp if tp is None else tp,
-                        model.seg if seg is None else seg, par, c.tally, None, None, None)
+                        model.seg if seg is None else seg, par, c.tally, c.queue, None, None,
+                        None)
 
 
 def decision_points(model):
@@ -442,7 +443,7 @@ def test_leavers_are_marked_and_dropped_from_the_active_list_which_keeps_its_ord
     c.fs[L.EFFORT, leaving] = 2.0
     par = parameters(model, P_C0=60.0, P_SILENT_RATE=0.0)
     stay = rules.decide(c.ids, n, c.fs, c.ist, STEP, KEY, model.tp, model.seg, par, c.tally,
-                        None, None, None)
+                        c.queue, None, None, None)
     assert stay == n - leaving.size
     assert list(c.ids[:stay]) == [i for i in range(100, 100 + n) if i not in leaving]
     assert np.all(c.ist[L.ACTIVE, leaving] == 0)

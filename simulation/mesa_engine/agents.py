@@ -65,6 +65,6 @@ class Customer(CellAgent):
         m = self.model
         c = m.compiled
         stays = rules.decide(self.ids, 1, m.fs, m.ist, m.internal_step, m.key, c.tp, c.seg, c.par,
-                             m.tally, m.episodes, m.decisions, m.diag)
+                             m.tally, m.queue, m.episodes, m.decisions, m.diag)
         if not stays:
             self.remove()
