@@ -64,13 +64,15 @@ $(MUTATION_STAMP): $(STAMP)
 
 mutation: $(MUTATION_STAMP)
 	rm -rf .mutation
-	lines=$$(wc -l < simulation/rules.py); a=$$(( lines / 3 )); b=$$(( lines * 2 / 3 )); \
-	MUTATION_LINES=1:$$a tests/mutation/run.sh .mutation/rules-1 simulation/rules.py \
+	desk=$$(grep -n '^# -* the service desk$$' simulation/rules.py | cut -d: -f1); \
+	records=$$(grep -n '^# -* diagnostics:' simulation/rules.py | cut -d: -f1); \
+	test -n "$$desk" && test -n "$$records" || { echo "rules.py: section markers not found"; exit 2; }; \
+	MUTATION_LINES=1:$$desk tests/mutation/run.sh .mutation/rules-1 simulation/rules.py \
 		> .mutation-rules-1.log 2>&1 & \
-	MUTATION_LINES=$$a:$$b tests/mutation/run.sh .mutation/rules-2 simulation/rules.py \
-		> .mutation-rules-2.log 2>&1 & \
-	MUTATION_LINES=$$b:1000000 tests/mutation/run.sh .mutation/rules-3 simulation/rules.py \
-		> .mutation-rules-3.log 2>&1 & \
+	MUTATION_PHASES=1 MUTATION_LINES=$$desk:$$records tests/mutation/run.sh .mutation/rules-2 \
+		simulation/rules.py > .mutation-rules-2.log 2>&1 & \
+	MUTATION_RECORDS=1 MUTATION_LINES=$$records:1000000 tests/mutation/run.sh .mutation/rules-3 \
+		simulation/rules.py > .mutation-rules-3.log 2>&1 & \
 	tests/mutation/run.sh .mutation/rng simulation/rng.py > .mutation-rng.log 2>&1 & \
 	wait
 	$(BIN)/python tests/mutation/summary.py .mutation/rules-1 .mutation/rules-2 .mutation/rules-3 \

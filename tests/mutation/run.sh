@@ -20,6 +20,26 @@ shift
 # test_rng and test_rng_exact check only rng's functions: they run when rng.py is mutated.
 tests="tests/test_reference.py tests/test_week_rules.py tests/test_rules.py tests/test_rules_edges.py"
 case " $* " in *rng.py*) tests="$tests tests/test_rng_exact.py tests/test_rng.py" ;; esac
+# A part over the spending plan and triggers (the middle of rules.py) adds their tests
+# (MUTATION_PHASES=1); they run a few weeks of a company, not the customers.
+if [ "${MUTATION_PHASES:-0}" = 1 ]; then
+    tests="$tests tests/test_phases.py"
+fi
+# The diagnostic recorders (the end of rules.py) are exercised only with diagnostics on: a
+# part over them runs these quick tests of the records first (MUTATION_RECORDS=1).
+if [ "${MUTATION_RECORDS:-0}" = 1 ]; then
+    d=tests/test_diagnostics.py
+    tests="$d::test_a_sample_takes_the_customers_whose_own_draw_falls_below_the_share
+        $d::test_the_sample_is_independent_of_every_draw_of_the_model
+        $d::test_a_capped_table_drops_whole_weeks_alike_on_both_engines
+        $d::test_a_decisions_cycle_holds_what_its_episodes_say_happened_since_the_last
+        $d::test_episodes_reproduce_failures_contacts_self_service_and_resolution
+        $d::test_every_ending_occurs_and_outcomes_are_consistent
+        $d::test_decisions_reproduce_churned $d::test_segment_columns_add_up_to_the_totals
+        $d::test_recording_changes_no_trajectory
+        $d::test_engines_record_the_same_diagnostics_on_every_bundled_file[baseline]
+        $d::test_sampling_keeps_a_share_of_the_customers_and_their_rows_whole $tests"
+fi
 skip="--deselect tests/test_reference.py::test_mesa_engine_reproduces_a_stored_table"
 skip="$skip --deselect tests/test_rng.py::test_poisson_mean_and_variance[499.0]"
 # A mutant that makes a loop run far longer fails on the per-test time limit (60 s; the
