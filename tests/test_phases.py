@@ -135,6 +135,27 @@ def test_the_rolling_churn_rate_is_the_share_of_the_exposed_that_left():
     assert states == [0, 0, 1, 1, 0, 0, 0]
 
 
+def test_the_rolling_churn_rate_sums_its_window_and_is_0_with_no_one_exposed():
+    """rules.observed over the ring, exactly: the sums of the last ``window`` weeks, a
+    window with no one exposed gives 0 (not 0/0), one exposed customer counts whole, and
+    the ring wraps after MAX_WINDOW weeks."""
+    company, row = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT)
+    churned = [0, 0, 1, 3, 0, 5, 2]       # customers who left in each week
+    active = [0, 1, 7, 40, 40, 90, 90]    # active after it: exposed the week after
+    for week in range(L.MAX_WINDOW + len(churned)):  # the last weeks past the ring's end
+        k = week - L.MAX_WINDOW
+        row[L.O_CHURNED], row[L.O_ACTIVE] = (churned[k], active[k]) if k >= 0 else (0, 0)
+        rules.observe_week(company, row)
+        if k == 1:  # exposed: 0 then 0 (the week before the series had no one active)
+            assert rules.observed(company, L.OB_CHURN_RATE, 2) == 0.0
+        if k == 2:  # one exposed, who left
+            assert rules.observed(company, L.OB_CHURN_RATE, 1) == 1.0
+    exposed = [0, 0, 1, 7, 40, 40, 90]
+    for window in (1, 2, 3, 5, 7):
+        expected = sum(churned[-window:]) / sum(exposed[-window:])
+        assert rules.observed(company, L.OB_CHURN_RATE, window) == expected, window
+
+
 @pytest.mark.parametrize("engine, seeds", ENGINES)
 def test_a_trigger_that_never_fires_is_its_base_strategy(tiny, engine, seeds):
     base = run(tiny, [GLIDE], seeds, engine)
