@@ -107,6 +107,23 @@ def test_decisions_reproduce_churned(stressed):
                                       weeks["churned"])
 
 
+def test_a_decision_row_holds_the_customers_state_in_its_ranges(stressed):
+    """Satisfaction and trust lie in [0, 1] and effort is at least 0 in every row; a
+    decision's peak-end satisfaction and probability lie in [0, 1], a silent exit has no
+    peak-end (NaN) and the silent-exit rate as its probability."""
+    dec = stressed.decisions
+    assert len(dec) > 0
+    for column in ("satisfaction", "trust"):
+        assert dec[column].between(0.0, 1.0).all(), column
+    assert (dec["effort"] >= 0.0).all()
+    decision = dec[dec["kind"] == "decision"]
+    assert decision["peak_end"].between(0.0, 1.0).all()
+    assert decision["churn_probability"].between(0.0, 1.0).all()
+    silent = dec[dec["kind"] != "decision"]
+    assert silent["peak_end"].isna().all()
+    assert silent["churn_probability"].between(0.0, 1.0).all()
+
+
 def test_segment_columns_add_up_to_the_totals(stressed):
     steps = stressed.steps
     names = stressed.manifest["diagnostics"]["segments"]

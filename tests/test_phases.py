@@ -156,6 +156,32 @@ def test_the_rolling_churn_rate_sums_its_window_and_is_0_with_no_one_exposed():
         assert rules.observed(company, L.OB_CHURN_RATE, window) == expected, window
 
 
+def test_two_triggers_keep_their_own_states_and_move_their_own_shares():
+    """Trigger k's state is bit k: a second trigger keeps its hysteresis whatever the
+    first does; with both active, every lever keeps 1 - (share 0 + share 1) of its spend
+    and each trigger's share of the budget goes to its own levers."""
+    table = np.zeros((L.MAX_TRIGGERS, L.N_TG))
+    for k, (enter, leave) in enumerate([(1e9, 0.0), (10.0, 5.0)]):
+        table[k, [L.TG_USED, L.TG_OBSERVE, L.TG_ABOVE, L.TG_ENTER, L.TG_LEAVE, L.TG_SHARE,
+                  L.TG_WINDOW]] = [1, L.OB_BACKLOG, 1.0, enter, leave, 0.5, 4]
+    company, row, states = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT), []
+    for backlog in [0, 11, 8, 6, 4, 7]:  # trigger 1 enters above 10, leaves below 5
+        row[L.O_BACKLOG] = backlog
+        rules.observe_week(company, row)
+        company[L.TRIGGERS] = rules.next_triggers(company, table)
+        states.append(int(company[L.TRIGGERS]))
+    assert states == [0, 2, 2, 2, 0, 0]  # trigger 0 never enters; trigger 1 is bit 1
+
+    table[0, L.TG_SHARE], table[1, L.TG_SHARE] = 0.25, 0.5
+    table[0, L.TG_LEVERS + 2], table[1, L.TG_LEVERS + 5] = 1.0, 1.0
+    spend = np.arange(1.0, L.N_LEVERS + 1.0) * 100.0
+    expected = spend * 0.25
+    expected[2] += 0.25 * 1000.0
+    expected[5] += 0.5 * 1000.0
+    rules.move_budget(spend, 1000.0, table, 0b11)
+    np.testing.assert_array_equal(spend, expected)
+
+
 @pytest.mark.parametrize("engine, seeds", ENGINES)
 def test_a_trigger_that_never_fires_is_its_base_strategy(tiny, engine, seeds):
     base = run(tiny, [GLIDE], seeds, engine)
