@@ -180,6 +180,11 @@ def test_two_triggers_keep_their_own_states_and_move_their_own_shares():
     expected[5] += 0.5 * 1000.0
     rules.move_budget(spend, 1000.0, table, 0b11)
     np.testing.assert_array_equal(spend, expected)
+    spend = np.arange(1.0, L.N_LEVERS + 1.0) * 100.0  # trigger 1 alone: 0 keeps its share
+    expected = spend * 0.5
+    expected[5] += 0.5 * 1000.0
+    rules.move_budget(spend, 1000.0, table, 0b10)
+    np.testing.assert_array_equal(spend, expected)
 
 
 @pytest.mark.parametrize("engine, seeds", ENGINES)
