@@ -275,16 +275,6 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
     shock = par[L.P_SHOCK]
     entry = int(par[L.P_ENTRY])
     last_column = cum_transitions.shape[1] - 1
-    # what each touchpoint delivers this week: its mean with the lift of people serving well
-    # (0 where the design alone delivers), its spread, and its chance of failing
-    touchpoints = tp.shape[1]
-    mean, spread, failure = np.empty(touchpoints), np.empty(touchpoints), np.empty(touchpoints)
-    for k in range(touchpoints):
-        lift = tp[L.TP_STAFFED, k] * frontline
-        quality = tp[L.TP_QUALITY, k]
-        mean[k] = quality + lift * (1.0 - quality)
-        spread[k] = tp[L.TP_VARIABILITY, k] * inconsistency * (1.0 - lift)
-        failure[k] = tp[L.TP_FAILURE, k] * unreliability
     caught = failures = 0
     for a in range(count):
         i = ids[a]
@@ -312,8 +302,11 @@ def visit(ids, count, fs, ist, step, key, tp, cum_transitions, move_guide, sched
         z_performance, z_mood = rng.complete_normal_pair(
             work[L.W_Z_PERFORMANCE, a], work[L.W_Z_MOOD, a], key, i, step,
             rng.PERFORMANCE_AND_MOOD)
-        performance = clip(mean[k] + spread[k] * z_performance, 0.0, 1.0)
-        failed = work[L.W_FAILURE_DRAW, a] < failure[k]
+        lift = tp[L.TP_STAFFED, k] * frontline  # people serving well (0: the design alone)
+        quality = tp[L.TP_QUALITY, k]
+        sigma = tp[L.TP_VARIABILITY, k] * inconsistency * (1.0 - lift)
+        performance = clip(quality + lift * (1.0 - quality) + sigma * z_performance, 0.0, 1.0)
+        failed = work[L.W_FAILURE_DRAW, a] < tp[L.TP_FAILURE, k] * unreliability
         work[L.W_FAILED, a] = failed
         if failed:
             if catch > 0.0 and rng.uniform(key, i, step, rng.CATCH) < catch:
