@@ -92,7 +92,7 @@ def _weeks(state, n, active, first, last, key, tp, cum_transitions, move_guide, 
             active = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally,
                                   queue, episodes, decisions, diag)       # 7. decisions
             if diag is not None:
-                rules.close_week(episodes, ist, diag)
+                rules.close_week(diag)
             week = step - burn_in
             row = out[week] if week > 0 else burn_in_row
             promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg,

@@ -905,8 +905,7 @@ def open_episode(episodes, diag, fs, ist, i, step, key, touchpoint):
         e[L.EP_OPENED] = step
         e[L.EP_TOUCHPOINT] = touchpoint
         e[L.EP_SEVERITY] = fs[L.SEVERITY, i]
-        e[L.EP_OUTCOME] = L.OUTCOME_OPEN
-        e[L.EP_CLOSED] = -1.0
+        e[L.EP_OUTCOME] = L.OUTCOME_OPEN  # EP_CLOSED stays 0 until it ends
         e[L.EP_S_BEFORE] = fs[L.SATISFACTION, i]  # before this week's appraisal
         e[L.EP_S_AFTER] = np.nan
 
@@ -968,18 +967,15 @@ def record_decision(decisions, diag, fs, ist, i, step, key, kind, s_eval, p, lea
 
 
 @njit(**_JIT)
-def close_week(episodes, ist, diag):
+def close_week(diag):
     """After the decisions: a table that overflowed this week drops the week's rows (and
-    keeps none after it), so the rows kept do not depend on the order of the week."""
+    keeps none after it), so the rows kept do not depend on the order of the week. A
+    customer may still point at a dropped episode row; what is written there is never
+    reported, as no row is handed out again."""
     for offset in (L.DG_EPISODES, L.DG_DECISIONS):
         if diag[offset + L.DG_FULL] == 1.0:
             start, rows = int(diag[offset + L.DG_WEEK_START]), int(diag[offset + L.DG_ROWS])
             diag[offset + L.DG_DROPPED] += rows - start
-            if offset == L.DG_EPISODES:
-                for row in range(start, rows):
-                    i = int(episodes[row, L.EP_CUSTOMER])
-                    if ist[L.EPISODE, i] == row:
-                        ist[L.EPISODE, i] = -1
             diag[offset + L.DG_ROWS] = start
             diag[offset + L.DG_FULL] = 2.0
         diag[offset + L.DG_WEEK_START] = diag[offset + L.DG_ROWS]

@@ -219,7 +219,7 @@ class JourneyModel(mesa.Model):
                          self.company, self.tally, self.queue, self.episodes, self.diag)
         self.agents.shuffle_do("decide")
         if self.diag is not None:
-            rules.close_week(self.episodes, self.ist, self.diag)
+            rules.close_week(self.diag)
         ids = self.active_ids()
         promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, step,
                                                      c.seg, c.par, self.company, self.tally,
