@@ -35,6 +35,8 @@ if [ "${MUTATION_RECORDS:-0}" = 1 ]; then
         $d::test_a_decisions_cycle_holds_what_its_episodes_say_happened_since_the_last
         $d::test_episodes_reproduce_failures_contacts_self_service_and_resolution
         $d::test_every_ending_occurs_and_outcomes_are_consistent
+        $d::test_an_episode_row_holds_the_issue_and_the_customers_state_in_its_ranges
+        $d::test_a_decision_row_holds_the_customers_state_in_its_ranges
         $d::test_decisions_reproduce_churned $d::test_segment_columns_add_up_to_the_totals
         $d::test_recording_changes_no_trajectory
         $d::test_engines_record_the_same_diagnostics_on_every_bundled_file[baseline]
