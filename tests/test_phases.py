@@ -98,6 +98,24 @@ def test_a_revenue_share_budget_spends_its_share_of_last_weeks_revenue(tiny):
     assert (steps.loc[(steps["step"] >= 1) & ~later, "spend"] == 2000.0).all()
 
 
+def test_week_1_spends_its_share_of_the_revenue_of_the_week_before_it(tiny):
+    """A launch's week 1 sees week 0; a warm start's week 1 sees the burn-in's last week,
+    whose row is not reported: week 0's revenue without that week's newcomers, who join
+    after the week's bookkeeping (a week's row counts revenue before its arrivals)."""
+    share = ['strategy.phases=[{start=0, name="proactive", revenue_share=0.08}]']
+    launch = run(tiny, [*share, "start.mode=launch"], seeds=[3])
+    week = launch.set_index("step")
+    assert week.loc[1, "spend"] == pytest.approx(0.08 * week.loc[0, "revenue"], rel=1e-12)
+
+    warm = simulate(apply_overrides(tiny, share), seeds=[3], root_seed=7, events=True)
+    week = warm.steps.set_index("step")
+    value = {s.name: s.weekly_value for s in tiny.segments}
+    newcomers = warm.events[warm.events["join_step"] == 0]
+    assert len(newcomers) > 0
+    last_burn_in_revenue = week.loc[0, "revenue"] - newcomers["segment"].map(value).sum()
+    assert week.loc[1, "spend"] == pytest.approx(0.08 * last_burn_in_revenue, rel=1e-12)
+
+
 # ----------------------------------------------------------------------------- triggers
 
 def _company_after(series, observable, above, enter, leave, window=4):
