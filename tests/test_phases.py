@@ -144,6 +144,20 @@ def test_hysteresis_enters_above_one_level_and_leaves_below_another():
     assert _company_after(nps, L.OB_NPS, False, 0, 10) == [0, 0, 1, 1, 1, 0, 0, 1]
 
 
+def test_a_trigger_sees_last_weeks_value_of_each_observable():
+    """observe_week keeps each observable of the week's row where ``observed`` reads it."""
+    company, row = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT)
+    columns = {L.OB_BACKLOG: L.O_BACKLOG, L.OB_WAIT: L.O_WAIT, L.OB_BURNOUT: L.O_BURNOUT,
+               L.OB_CONTACTS: L.O_CONTACTS, L.OB_NPS: L.O_NPS}
+    assert set(columns) | {L.OB_CHURN_RATE} == set(range(len(L.OBSERVABLES)))
+    for week in range(3):
+        for observable, column in columns.items():
+            row[column] = 10.0 * week + observable + 1.5  # every value distinct
+        rules.observe_week(company, row)
+        for observable, column in columns.items():
+            assert rules.observed(company, observable, 1) == row[column], L.OBSERVABLES[observable]
+
+
 def test_the_rolling_churn_rate_is_the_share_of_the_exposed_that_left():
     # (churned, active after the week): exposed each week = active the week before
     weeks = [(0, 100), (2, 100), (3, 100), (1, 100), (0, 100), (0, 100), (0, 100)]
