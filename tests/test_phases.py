@@ -188,6 +188,17 @@ def test_the_rolling_churn_rate_sums_its_window_and_is_0_with_no_one_exposed():
         assert rules.observed(company, L.OB_CHURN_RATE, window) == expected, window
 
 
+def _states_over_backlog(table, backlog):
+    """The triggers' states (bit k: trigger k) week by week over a series of backlogs."""
+    company, row, states = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT), []
+    for value in backlog:
+        row[L.O_BACKLOG] = value
+        rules.observe_week(company, row)
+        company[L.TRIGGERS] = rules.next_triggers(company, table)
+        states.append(int(company[L.TRIGGERS]))
+    return states
+
+
 def test_two_triggers_keep_their_own_states_and_move_their_own_shares():
     """Trigger k's state is bit k: a second trigger keeps its hysteresis whatever the
     first does; with both active, every lever keeps 1 - (share 0 + share 1) of its spend
@@ -196,13 +207,10 @@ def test_two_triggers_keep_their_own_states_and_move_their_own_shares():
     for k, (enter, leave) in enumerate([(1e9, 0.0), (10.0, 5.0)]):
         table[k, [L.TG_USED, L.TG_OBSERVE, L.TG_ABOVE, L.TG_ENTER, L.TG_LEAVE, L.TG_SHARE,
                   L.TG_WINDOW]] = [1, L.OB_BACKLOG, 1.0, enter, leave, 0.5, 4]
-    company, row, states = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT), []
-    for backlog in [0, 11, 8, 6, 4, 7]:  # trigger 1 enters above 10, leaves below 5
-        row[L.O_BACKLOG] = backlog
-        rules.observe_week(company, row)
-        company[L.TRIGGERS] = rules.next_triggers(company, table)
-        states.append(int(company[L.TRIGGERS]))
-    assert states == [0, 2, 2, 2, 0, 0]  # trigger 0 never enters; trigger 1 is bit 1
+    # trigger 1 enters above 10, leaves below 5; trigger 0 never enters
+    assert _states_over_backlog(table, [0, 11, 8, 6, 4, 7]) == [0, 2, 2, 2, 0, 0]
+    table[0, [L.TG_ENTER, L.TG_LEAVE]] = 5.0, 1.0  # now both are active at once
+    assert _states_over_backlog(table, [0, 11, 8, 6, 4, 0]) == [0, 3, 3, 3, 1, 0]
 
     table[0, L.TG_SHARE], table[1, L.TG_SHARE] = 0.25, 0.5
     table[0, L.TG_LEVERS + 2], table[1, L.TG_LEVERS + 5] = 1.0, 1.0

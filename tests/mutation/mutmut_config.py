@@ -18,10 +18,15 @@ def _lines():
     return int(first), int(stop)
 
 
+def compiler_option(line: str) -> bool:
+    """Whether a source line only tells numba how to compile (its mutants are skipped)."""
+    line = line.strip()
+    return line.startswith("@njit") or line.startswith("_JIT = dict(")
+
+
 def pre_mutation(context):
-    line = context.current_source_line.strip()
     first, stop = _lines()
-    if line.startswith("@njit") or line.startswith("_JIT = dict("):
+    if compiler_option(context.current_source_line):
         context.skip = True
     elif not first <= context.current_line_index + 1 < stop:
         context.skip = True

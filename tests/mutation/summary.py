@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from mutmut import Context, RelativeMutationID, mutate
+from mutmut_config import compiler_option
 
 ROOT = Path(__file__).resolve().parents[2]
 CAUGHT = ("ok_killed", "ok_suspicious", "bad_timeout")
@@ -62,6 +63,9 @@ def main(names: list[str]) -> None:
                  for f in ("started", "finished")]
         print(f"{folder}: run {times[0]} .. {times[1]}")
     result = merged(folders)
+    # a part stopped early leaves the compiler options past its lines untested, not skipped
+    result = {key: ("skipped", *rest) if compiler_option(key[2]) else (status, *rest)
+              for key, (status, *rest) in result.items()}
     counts = Counter(status for status, _, _ in result.values())
     for (filename, line_number, line, index), (status, mutant_id, folder) in sorted(
             result.items()):
