@@ -137,6 +137,15 @@ def recommendation(satisfaction, trust, mood, par):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def promoter_or_detractor(satisfaction, trust, mood, par):
+    """(promoter, detractor) for NPS: an answer of 9-10, or of 0-6. The unrounded answer is
+    compared (at least 9, below 7): the same as rounding it down first, without the cost of
+    a float-to-int conversion."""
+    answer = recommendation(satisfaction, trust, mood, par)
+    return answer >= 9.0, answer < 7.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def likelihood_to_recommend(satisfaction, trust, mood, par):
     """The 0-10 answer to "would you recommend us?"."""
     return min(10, int(recommendation(satisfaction, trust, mood, par)))  # int(): floor of x >= 0
@@ -794,9 +803,9 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
         trust += t
         effort += fs[L.EFFORT, i]
         satisfied += s >= 0.7
-        answer = recommendation(s, t, m, par)  # compared unrounded: no float-to-int cost
-        promoters += answer >= 9.0
-        detractors += answer < 7.0
+        promoter, detractor = promoter_or_detractor(s, t, m, par)
+        promoters += promoter
+        detractors += detractor
         backlog += ist[L.QUEUED_SINCE, i] >= 0
     active = count
     per = 1.0 / active if active > 0 else 0.0
@@ -995,7 +1004,8 @@ def summarize_segments(ids, count, n_new, fs, ist, seg, par, block):
             block[s, L.SG_ARRIVALS] += 1.0
             continue
         block[s, L.SG_COHORT_ACTIVE] += 1.0 if ist[L.JOIN_STEP, i] <= par[L.P_BURN_IN] else 0.0
-        answer = recommendation(fs[L.SATISFACTION, i], fs[L.TRUST, i], fs[L.MOOD, i], par)
-        block[s, L.SG_PROMOTERS] += 1.0 if answer >= 9.0 else 0.0
-        block[s, L.SG_DETRACTORS] += 1.0 if answer < 7.0 else 0.0
+        promoter, detractor = promoter_or_detractor(fs[L.SATISFACTION, i], fs[L.TRUST, i],
+                                                    fs[L.MOOD, i], par)
+        block[s, L.SG_PROMOTERS] += promoter
+        block[s, L.SG_DETRACTORS] += detractor
         block[s, L.SG_REVENUE] += seg[L.SEG_VALUE, s]

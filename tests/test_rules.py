@@ -231,8 +231,9 @@ def test_likelihood_to_recommend_is_an_integer_0_to_10_and_monotone(par):
 
 
 def test_promoters_and_detractors_from_the_unrounded_answer_match_the_0_to_10_scale(par):
-    """summarize_step compares the unrounded answer (>= 9, < 7); that must be the same as
-    rounding down to 0-10 first (9-10 promote, 0-6 detract), including at the boundaries."""
+    """promoter_or_detractor (both summaries' one rule) compares the unrounded answer (>= 9,
+    < 7); that must be the same as rounding down to 0-10 first (9-10 promote, 0-6 detract),
+    including at the boundaries."""
     rng_ = np.random.default_rng(7)
     states = list(zip(rng_.uniform(0, 1, 20_000), rng_.uniform(0, 1, 20_000),
                       rng_.uniform(-1, 1, 20_000)))
@@ -246,7 +247,8 @@ def test_promoters_and_detractors_from_the_unrounded_answer_match_the_0_to_10_sc
         answer = rules.recommendation(s, t, m, par)
         ltr = rules.likelihood_to_recommend(s, t, m, par)
         assert 0.0 <= answer <= 11.0
-        assert (answer >= 9.0) == (ltr >= 9) and (answer < 7.0) == (ltr <= 6), (s, t, m)
+        promoter, detractor = rules.promoter_or_detractor(s, t, m, par)
+        assert promoter == (ltr >= 9) and detractor == (ltr <= 6), (s, t, m)
         seen.add(ltr)
     assert {0, 6, 7, 8, 9, 10} <= seen
 
