@@ -124,12 +124,20 @@ def _company_after(series, observable, above, enter, leave, window=4):
     table = np.zeros((L.MAX_TRIGGERS, L.N_TG))
     table[0, [L.TG_USED, L.TG_OBSERVE, L.TG_ABOVE, L.TG_ENTER, L.TG_LEAVE, L.TG_SHARE,
               L.TG_WINDOW]] = [1, observable, 1.0 if above else 0.0, enter, leave, 0.5, window]
-    company, row, states = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT), []
     column = {L.OB_BACKLOG: L.O_BACKLOG, L.OB_NPS: L.O_NPS}.get(observable)
-    for value in series:
-        if column is None:  # the churn rate: value = (churned, active after the week)
-            row[L.O_CHURNED], row[L.O_ACTIVE] = value
-        else:
+    if column is None:  # the churn rate: value = (churned, active after the week)
+        weeks = [{L.O_CHURNED: churned, L.O_ACTIVE: active} for churned, active in series]
+    else:
+        weeks = [{column: value} for value in series]
+    return _trigger_states(table, weeks)
+
+
+def _trigger_states(table, weeks):
+    """The triggers' states (bit k: trigger k) week by week, each week's row given as
+    {output column: value}."""
+    company, row, states = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT), []
+    for week in weeks:
+        for column, value in week.items():
             row[column] = value
         rules.observe_week(company, row)
         company[L.TRIGGERS] = rules.next_triggers(company, table)
@@ -155,7 +163,8 @@ def test_a_trigger_sees_last_weeks_value_of_each_observable():
             row[column] = 10.0 * week + observable + 1.5  # every value distinct
         rules.observe_week(company, row)
         for observable, column in columns.items():
-            assert rules.observed(company, observable, 1) == row[column], L.OBSERVABLES[observable]
+            seen = rules.observed(company, observable, 1)
+            assert seen == row[column], L.OBSERVABLES[observable]
 
 
 def test_the_rolling_churn_rate_is_the_share_of_the_exposed_that_left():
@@ -188,17 +197,6 @@ def test_the_rolling_churn_rate_sums_its_window_and_is_0_with_no_one_exposed():
         assert rules.observed(company, L.OB_CHURN_RATE, window) == expected, window
 
 
-def _states_over_backlog(table, backlog):
-    """The triggers' states (bit k: trigger k) week by week over a series of backlogs."""
-    company, row, states = np.zeros(L.N_COMPANY), np.zeros(L.N_OUT), []
-    for value in backlog:
-        row[L.O_BACKLOG] = value
-        rules.observe_week(company, row)
-        company[L.TRIGGERS] = rules.next_triggers(company, table)
-        states.append(int(company[L.TRIGGERS]))
-    return states
-
-
 def test_two_triggers_keep_their_own_states_and_move_their_own_shares():
     """Trigger k's state is bit k: a second trigger keeps its hysteresis whatever the
     first does; with both active, every lever keeps 1 - (share 0 + share 1) of its spend
@@ -208,9 +206,11 @@ def test_two_triggers_keep_their_own_states_and_move_their_own_shares():
         table[k, [L.TG_USED, L.TG_OBSERVE, L.TG_ABOVE, L.TG_ENTER, L.TG_LEAVE, L.TG_SHARE,
                   L.TG_WINDOW]] = [1, L.OB_BACKLOG, 1.0, enter, leave, 0.5, 4]
     # trigger 1 enters above 10, leaves below 5; trigger 0 never enters
-    assert _states_over_backlog(table, [0, 11, 8, 6, 4, 7]) == [0, 2, 2, 2, 0, 0]
+    backlog = [{L.O_BACKLOG: b} for b in (0, 11, 8, 6, 4, 7)]
+    assert _trigger_states(table, backlog) == [0, 2, 2, 2, 0, 0]
     table[0, [L.TG_ENTER, L.TG_LEAVE]] = 5.0, 1.0  # now both are active at once
-    assert _states_over_backlog(table, [0, 11, 8, 6, 4, 0]) == [0, 3, 3, 3, 1, 0]
+    backlog = [{L.O_BACKLOG: b} for b in (0, 11, 8, 6, 4, 0)]
+    assert _trigger_states(table, backlog) == [0, 3, 3, 3, 1, 0]
 
     table[0, L.TG_SHARE], table[1, L.TG_SHARE] = 0.25, 0.5
     table[0, L.TG_LEVERS + 2], table[1, L.TG_LEVERS + 5] = 1.0, 1.0
