@@ -4,6 +4,7 @@ scenarios it measures (the timings themselves are not tests: see benchmarks/).""
 from __future__ import annotations
 
 import importlib.util
+import platform
 import subprocess
 import sys
 
@@ -74,3 +75,34 @@ def test_the_robust_benchmark_refuses_a_bad_study_in_one_line(tmp_path):
                            "--study", str(study)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and str(study) in done.stderr
+
+
+PASSES = ROOT / "benchmarks" / "passes.py"
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="the passes are timed by the x86-64 time-stamp counter")
+def test_the_pass_profile_times_every_pass_of_the_engines_week():
+    """It drives the engine's own functions, so it fails as soon as they change shape."""
+    done = subprocess.run([sys.executable, str(PASSES), "--week", "3", "--reps", "3",
+                           "--repeats", "1"], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "week 4 from the state after week 3" in lines[0]
+    passes = {line.split(":")[0].strip(): float(line.split(":")[1].split()[0])
+              for line in lines[1:]}
+    assert list(passes) == ["weekly_draws", "visit", "appraise", "open_issues", "serve_desk",
+                            "decide", "summarize_step", "the week"]
+    assert all(ns > 0 for ns in passes.values())
+    assert passes["the week"] == pytest.approx(sum(passes.values()) - passes["the week"],
+                                               abs=0.05)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="the passes are timed by the x86-64 time-stamp counter")
+def test_the_pass_profile_refuses_a_week_past_the_horizon_in_one_line():
+    done = subprocess.run([sys.executable, str(PASSES), "--week", "156"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "--week: must be in 0 .. 155 (the horizon is 156 weeks; got 156)\n"
