@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulation import load_scenario, simulate
+from simulation.scenario import ScenarioError
 from simulation.studies.calibration_file import load_calibration
 from simulation.studies.calibration_run import run_calibration
 
@@ -30,6 +32,9 @@ TREE = Path(__file__).resolve().parent.parent
 TRUTH = {"churn.base": -1.0, "churn.trust": 3.0, "psychology.trust_loss": 0.3}
 #: a cohort's data: its customers acquired at week 0 (a launch), as docs/calibration.md says
 START = ["start.mode=launch"]
+#: the calibration file's key each option sets
+OPTION_OF = {"seeds": "seeds", "trials": "trials", "posterior_draws": "draws",
+             "forecast_draws": "forecast"}
 CALIBRATION = """
 scenario = "{baseline}"
 set = {start}
@@ -59,7 +64,7 @@ high = 0.6
 """
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=100)
@@ -77,7 +82,16 @@ def main() -> None:
         (folder / "calibration.toml").write_text(CALIBRATION.format(
             baseline=baseline, start=json.dumps(START), seeds=args.seeds,
             trials=args.trials, draws=args.draws, forecast=args.forecast))
-        loaded = load_calibration(folder / "calibration.toml")
+        try:  # the options go into the calibration file, which checks their ranges
+            loaded = load_calibration(folder / "calibration.toml")
+        except ScenarioError as error:
+            for problem in error.problems:  # "<temporary file>: <key>: <what is allowed>"
+                rest = problem.partition(": ")[2]
+                key, _, allowed = rest.partition(": ")
+                option = OPTION_OF.get(key)
+                print(f"calibrate.py: --{option}: {allowed}" if option else
+                      f"calibrate.py: {rest}", file=sys.stderr)
+            return 2
         marks = {}
 
         def progress(phase, done, total):
@@ -111,7 +125,8 @@ def main() -> None:
         f"{k} [{v['low']:.3g}, {v['high']:.3g}] ({TRUTH[k]})" for k, v in intervals.items()))
     print(json.dumps({"phases_seconds": phases, "effective_sample_size":
                       manifest["posterior"]["effective_sample_size"]}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
