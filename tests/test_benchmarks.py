@@ -106,3 +106,12 @@ def test_the_pass_profile_refuses_a_week_past_the_horizon_in_one_line():
                           text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "--week: must be in 0 .. 155 (the horizon is 156 weeks; got 156)\n"
+
+
+def test_the_calibration_benchmark_refuses_an_option_out_of_range_in_one_line():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "calibrate.py"),
+                           "--draws", "4"], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("calibrate.py: --draws: Input should be greater than or equal to "
+                           "10 (got 4)\n")
