@@ -90,12 +90,13 @@ def _timed_week(reps, saved, state, active, step, key, tp, cum_transitions, move
     return ticks, _ticks() - started
 
 
-def measure(scenario_path: str, week: int, reps: int, repeats: int, seed: int = 0) -> dict:
-    """Seconds per active customer of each pass of week ``week + 1`` of one run."""
-    sc = load_scenario(resolve_path(scenario_path))
+def week_ahead(sc, week: int, seed: int = 0):
+    """One run of ``sc`` simulated to the end of ``week``: the arguments of ``_timed_week``
+    after ``reps`` (the saved state, a copy to work on, the active customers, the next
+    week's step, the run key and the compiled scenario) and the customers admitted."""
     if not 0 <= week < sc.horizon:
-        raise ScenarioError([f"--week: must be in 0 .. {sc.horizon - 1} (the horizon is "
-                             f"{sc.horizon} weeks; got {week})"])
+        raise ValueError(f"--week: must be in 0 .. {sc.horizon - 1} (the horizon is "
+                         f"{sc.horizon} weeks; got {week})")
     c = compile_scenario(sc)
     key = rng.run_keys(0, [seed])[0]
     burn_in = sc.burn_in_weeks()
@@ -108,9 +109,15 @@ def measure(scenario_path: str, week: int, reps: int, repeats: int, seed: int = 
     fs, ist, ids, queue, work, company, tally, _, _ = state
     saved = (fs.copy(), ist.copy(), ids.copy(), company.copy())
     timed = (fs, ist, ids, queue, work, company, tally)
-    step = burn_in + week + 1
-    args = (saved, timed, active, step, key, c.tp, c.cum_transitions, c.move_guide,
-            c.schedule, c.seg, c.par)
+    args = (saved, timed, active, burn_in + week + 1, key, c.tp, c.cum_transitions,
+            c.move_guide, c.schedule, c.seg, c.par)
+    return args, n
+
+
+def measure(scenario_path: str, week: int, reps: int, repeats: int, seed: int = 0) -> dict:
+    """Seconds per active customer of each pass of week ``week + 1`` of one run."""
+    args, n = week_ahead(load_scenario(resolve_path(scenario_path)), week, seed)
+    active = args[2]
     _timed_week(1, *args)  # compile, or load the cache
     best = None
     for _ in range(repeats):
@@ -143,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         m = measure(args.scenario, args.week, args.reps, args.repeats)
-    except ScenarioError as error:
+    except (ScenarioError, ValueError) as error:
         print(str(error), file=sys.stderr)
         return 2
     print(f"{m['scenario']}, week {m['week'] + 1} from the state after week {m['week']}: "
