@@ -95,7 +95,7 @@ def _weeks(state, n, active, first, last, key, tp, cum_transitions, move_guide, 
                 rules.close_week(diag)
             week = step - burn_in
             row = out[week] if week > 0 else burn_in_row
-            promoters, detractors = rules.summarize_step(ids, active, fs, ist, step, seg,
+            promoters, detractors = rules.summarize_week(ids, active, fs, ist, step, seg,
                                                          par, company, tally, row)  # 9.
             n_new, referred = rules.arrivals(key, step, promoters, detractors,
                                              par)                         # 8. word of mouth

@@ -774,19 +774,13 @@ def open_horizon(ids, count, fs, ist, step, seg, par, company, tally, row, block
         summarize_segments(ids, count, 0, fs, ist, seg, par, block)
 
 
-@njit(**_JIT)
-def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
-    """Steps 8-9 bookkeeping: one row of MODEL.md's per-step outputs (before arrivals),
-    over the active customers ``ids[:count]`` (ascending, so sums add up in one order).
-
-    Returns (promoters, detractors) for word of mouth.
-    """
+@njit(cache=True, error_model="numpy", inline="always")
+def _customer_totals(ids, count, fs, ist, seg, par):
+    """One pass over the active customers ``ids[:count]`` (ascending, so sums add up in one
+    order): the counts and sums a week's row is made of. Inlined, so a caller that uses only
+    some of them compiles without the rest."""
     last_start_step = par[L.P_BURN_IN]  # the cohort: customers who joined by week 0
-    cohort_active = 0
-    promoters = 0
-    detractors = 0
-    satisfied = 0
-    backlog = 0
+    cohort_active = promoters = detractors = satisfied = backlog = 0
     mood = expectation = satisfaction = trust = effort = 0.0
     revenue = cohort_revenue = 0.0
     for a in range(count):
@@ -807,33 +801,56 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
         promoters += promoter
         detractors += detractor
         backlog += ist[L.QUEUED_SINCE, i] >= 0
-    active = count
+    return (promoters, detractors, backlog, revenue, cohort_active, cohort_revenue, satisfied,
+            mood, expectation, satisfaction, trust, effort)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _write_observed(row, active, promoters, detractors, backlog, revenue, company, tally):
+    """The columns of a week's row that the company observes (``observe_week``). Returns
+    what averages over the ``active`` customers are scaled by (0 with no one active)."""
     per = 1.0 / active if active > 0 else 0.0
     served = tally[L.T_SERVED]
-    cost = company[L.SPEND] + served * par[L.P_COST_PER_CONTACT] + par[L.P_FIXED_COST]
-    row[L.O_STEP] = step - last_start_step
     row[L.O_ACTIVE] = active
+    row[L.O_CHURNED] = tally[L.T_CHURNED]
+    row[L.O_NPS] = 100.0 * (promoters - detractors) * per
+    row[L.O_CONTACTS] = tally[L.T_CONTACTS]
+    row[L.O_BACKLOG] = backlog
+    row[L.O_WAIT] = tally[L.T_WAIT_SUM] / served if served > 0 else 0.0
+    row[L.O_BURNOUT] = company[L.BURNOUT]
+    row[L.O_REVENUE] = revenue
+    return per
+
+
+@njit(**_JIT)
+def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
+    """Steps 8-9 bookkeeping: one row of MODEL.md's per-step outputs (before arrivals),
+    over the active customers ``ids[:count]``.
+
+    Returns (promoters, detractors) for word of mouth.
+    """
+    (promoters, detractors, backlog, revenue, cohort_active, cohort_revenue, satisfied,
+     mood, expectation, satisfaction, trust, effort) = _customer_totals(ids, count, fs, ist,
+                                                                         seg, par)
+    per = _write_observed(row, count, promoters, detractors, backlog, revenue, company, tally)
+    served = tally[L.T_SERVED]
+    cost = company[L.SPEND] + served * par[L.P_COST_PER_CONTACT] + par[L.P_FIXED_COST]
+    last_start_step = par[L.P_BURN_IN]
+    row[L.O_STEP] = step - last_start_step
     row[L.O_COHORT_ACTIVE] = cohort_active
     size = company[L.COHORT_SIZE]  # 0 in a burn-in, whose rows are not reported
     row[L.O_RETENTION] = cohort_active / size if size > 0 else 0.0
     row[L.O_ARRIVALS] = 0
-    row[L.O_CHURNED] = tally[L.T_CHURNED]
     row[L.O_MOOD] = mood * per
     row[L.O_EXPECTATION] = expectation * per
     row[L.O_SATISFACTION] = satisfaction * per
     row[L.O_TRUST] = trust * per
     row[L.O_EFFORT] = effort * per
-    row[L.O_NPS] = 100.0 * (promoters - detractors) * per
     row[L.O_CSAT] = satisfied * per
-    row[L.O_CONTACTS] = tally[L.T_CONTACTS]
     row[L.O_SERVED] = served
-    row[L.O_BACKLOG] = backlog
-    row[L.O_WAIT] = tally[L.T_WAIT_SUM] / served if served > 0 else 0.0
     row[L.O_RESOLUTION] = tally[L.T_RESOLVED] / served if served > 0 else 0.0
     row[L.O_CAUGHT] = tally[L.T_CAUGHT]
     row[L.O_SELF_SERVED] = tally[L.T_SELF_SERVED]
-    row[L.O_BURNOUT] = company[L.BURNOUT]
-    row[L.O_REVENUE] = revenue
     row[L.O_COST] = cost
     row[L.O_PROFIT] = revenue - cost
     row[L.O_COHORT_REVENUE] = cohort_revenue
@@ -842,6 +859,28 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     row[L.O_PHASE] = company[L.PHASE]
     row[L.O_TRIGGERS] = company[L.TRIGGERS]
     return promoters, detractors
+
+
+@njit(**_JIT)
+def summarize_burn_in_week(ids, count, fs, ist, seg, par, company, tally, row):
+    """``summarize_step`` for a week of a warm start's burn-in, whose row is not reported:
+    only the columns the company observes (``observe_week``: next week's budget and
+    triggers) are written, and the sums nothing reads are not computed (a burn-in is 40% of
+    the baseline's customer-weeks). Returns (promoters, detractors) for word of mouth."""
+    promoters, detractors, backlog, revenue = _customer_totals(ids, count, fs, ist, seg,
+                                                               par)[:4]
+    _write_observed(row, count, promoters, detractors, backlog, revenue, company, tally)
+    return promoters, detractors
+
+
+@njit(**_JIT)
+def summarize_week(ids, count, fs, ist, step, seg, par, company, tally, row):
+    """Step 9 of a week at internal ``step``: a reported week's whole row
+    (``summarize_step``), a burn-in week's observed columns (``summarize_burn_in_week``).
+    Returns (promoters, detractors) for word of mouth."""
+    if step <= par[L.P_BURN_IN]:
+        return summarize_burn_in_week(ids, count, fs, ist, seg, par, company, tally, row)
+    return summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row)
 
 
 @njit(**_JIT)

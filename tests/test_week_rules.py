@@ -1088,6 +1088,40 @@ def test_an_empty_week_summary_divides_by_nothing(model):
     assert row[L.O_RESOLUTION] == 0.0 and row[L.O_MOOD] == 0.0
 
 
+def test_a_burn_in_week_shows_the_company_what_the_whole_row_would(model):
+    """A burn-in week's row is never reported: ``summarize_week`` writes only the columns
+    the company observes. What ``observe_week`` takes from it (next week's budget and
+    triggers) must be what it would take from the whole row, bit for bit: a column it read
+    that the burn-in's summary left unwritten (NaN here) would show."""
+    n, burn_in = 40, 20
+    c = customers(n)
+    c.ids = np.arange(0, n, 2, dtype=np.int64)  # a group: every other customer is active
+    spread = np.linspace(0.0, 1.0, n)
+    c.fs[L.SATISFACTION], c.fs[L.TRUST] = spread, spread ** 0.5
+    c.fs[L.MOOD] = 2.0 * spread - 1.0
+    c.ist[L.SEGMENT] = np.arange(n) % model.seg.shape[1]
+    c.ist[L.QUEUED_SINCE] = np.where(np.arange(n) % 3 == 0, 7, -1)
+    c.company[L.BURNOUT] = 0.3
+    c.tally[:] = np.arange(1, L.N_TALLY + 1)
+    par = parameters(model, P_BURN_IN=float(burn_in))
+    seen = []
+    for step, summarize in ((burn_in - 5, rules.summarize_step),
+                            (burn_in - 5, rules.summarize_week),
+                            (burn_in + 5, rules.summarize_week)):
+        row, company = np.full(L.N_OUT, np.nan), c.company.copy()
+        word_of_mouth = summarize(c.ids, n // 2, c.fs, c.ist, step, model.seg, par, company,
+                                  c.tally, row)
+        rules.record_arrivals(row, 3)
+        rules.observe_week(company, row)
+        seen.append((word_of_mouth, company, row))
+    (whole, burn_in_week, reported) = seen
+    assert whole[0] == burn_in_week[0] and whole[0][0] > 0 and whole[0][1] > 0
+    assert np.array_equal(whole[1], burn_in_week[1])  # what the company sees, NaN-free
+    assert not np.isnan(whole[1]).any()
+    assert np.isnan(burn_in_week[2]).sum() > L.N_OUT // 2  # the rest is not computed
+    assert not np.isnan(reported[2]).any()  # a reported week's row is whole
+
+
 def test_week_0_opens_the_horizon_with_the_customers_active_now_as_the_cohort(model):
     """docs/model.md 3.1: the customers active after the burn-in's last step (its newcomers
     included) are the cohort; week 0's row is their state with no flows and no spend;

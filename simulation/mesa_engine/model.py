@@ -221,7 +221,7 @@ class JourneyModel(mesa.Model):
         if self.diag is not None:
             rules.close_week(self.diag)
         ids = self.active_ids()
-        promoters, detractors = rules.summarize_step(ids, len(ids), self.fs, self.ist, step,
+        promoters, detractors = rules.summarize_week(ids, len(ids), self.fs, self.ist, step,
                                                      c.seg, c.par, self.company, self.tally,
                                                      self.row)
         n_new, referred_share = rules.arrivals(self.key, step, promoters, detractors, c.par)
