@@ -835,7 +835,7 @@ def summarize_step(ids, count, fs, ist, step, seg, par, company, tally, row):
     per = _write_observed(row, count, promoters, detractors, backlog, revenue, company, tally)
     served = tally[L.T_SERVED]
     cost = company[L.SPEND] + served * par[L.P_COST_PER_CONTACT] + par[L.P_FIXED_COST]
-    last_start_step = par[L.P_BURN_IN]
+    last_start_step = par[L.P_BURN_IN]  # week 0's internal step
     row[L.O_STEP] = step - last_start_step
     row[L.O_COHORT_ACTIVE] = cohort_active
     size = company[L.COHORT_SIZE]  # 0 in a burn-in, whose rows are not reported
