@@ -34,7 +34,7 @@ from simulation.compiled import compile_scenario
 from simulation.scenario import ScenarioError, resolve_path
 
 PASSES = ("weekly_draws", "visit", "appraise", "open_issues", "serve_desk", "decide",
-          "summarize_step")
+          "summarize_week")
 
 
 @intrinsic
@@ -82,7 +82,7 @@ def _timed_week(reps, saved, state, active, step, key, tp, cum_transitions, move
         stay = rules.decide(ids, active, fs, ist, step, key, tp, seg, par, tally, queue,
                             episodes, decisions, diag)
         t6 = _ticks()
-        rules.summarize_step(ids, stay, fs, ist, step, seg, par, company, tally, row)
+        rules.summarize_week(ids, stay, fs, ist, step, seg, par, company, tally, row)
         t7 = _ticks()
         for k, (a, b) in enumerate(((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5),
                                     (t5, t6), (t6, t7))):

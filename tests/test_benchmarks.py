@@ -97,7 +97,7 @@ def test_the_pass_profile_times_every_pass_of_the_engines_week():
     passes = {line.split(":")[0].strip(): float(line.split(":")[1].split()[0])
               for line in lines[1:]}
     assert list(passes) == ["weekly_draws", "visit", "appraise", "open_issues", "serve_desk",
-                            "decide", "summarize_step", "the week"]
+                            "decide", "summarize_week", "the week"]
     assert all(ns > 0 for ns in passes.values())
 
 
