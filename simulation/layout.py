@@ -157,6 +157,11 @@ STEP_COLUMNS = (
  O_BURNOUT, O_REVENUE, O_COST, O_PROFIT, O_COHORT_REVENUE, O_FAILURES,
  O_SPEND, O_PHASE, O_TRIGGERS) = range(29)
 N_OUT = 29
+#: what a week did (its events, their rates, its spend, cost and profit, and the phase and
+#: triggers it ran under): row 0, the start before any week, holds 0 for these, not a week
+WEEKLY_FLOW_COLUMNS = ("arrivals", "churned", "contacts", "served", "wait", "resolution_rate",
+                       "caught", "self_served", "cost", "profit", "failures", "spend", "phase",
+                       "triggers")
 #: per-run totals over the weeks lived (``results.run_summary``), beside the horizon's row
 RUN_TOTALS = ("profit_total", "profit_npv", "cost_total", "spend_total", "revenue_total",
               "profit_per_cost", "clv")

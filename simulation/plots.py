@@ -10,6 +10,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from . import layout as L  # noqa: E402
 from .results import (OUTPUT_RANGE, Results, cumulative_profit, mean_interval,  # noqa: E402
                       step_bands)
 
@@ -53,6 +54,8 @@ def plot_over_time(res, column: str, ax, kind: str = "ci") -> bool:
         steps = steps.assign(cumulative_profit=cumulative_profit(steps))
     if column == "trigger_share":
         steps = steps.assign(trigger_share=(steps["triggers"] > 0).astype(float))
+    if column in L.WEEKLY_FLOW_COLUMNS or column == "trigger_share":
+        steps = steps[steps["step"] > 0]  # row 0 is the start: no week's flows to draw
     bands = step_bands(steps, column, kind)
     widest = 0.0
     for label in labels:

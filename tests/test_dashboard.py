@@ -167,9 +167,13 @@ def test_the_live_plots_hold_every_week_and_grow_their_scale(little):
         model.step()
     frame = model.datacollector.get_model_vars_dataframe()
     figure.update(frame, "t")
-    for column, line in figure.lines:
-        np.testing.assert_array_equal(line.get_xdata(), np.arange(7))
-        np.testing.assert_array_equal(line.get_ydata(), frame[column].to_numpy())
+    drawn = {column: line for column, line in figure.lines}
+    assert "contacts" in drawn and "backlog" in drawn
+    for column, line in figure.lines:  # a week's flows from week 1 (row 0 is the start)
+        first = 1 if column in L.WEEKLY_FLOW_COLUMNS else 0
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(first, 7))
+        np.testing.assert_array_equal(line.get_ydata(), frame[column].to_numpy()[first:])
+    assert drawn["contacts"].get_xdata()[0] == 1 and drawn["backlog"].get_xdata()[0] == 0
     desk = figure.axes[2]
     assert desk.get_ylim()[1] >= frame[["contacts", "backlog"]].to_numpy().max()
 

@@ -87,6 +87,21 @@ def test_cumulative_profit_panel_is_the_running_sum(compared):
     plots.plt.close(fig)
 
 
+def test_a_weekly_flow_is_drawn_from_week_1_and_a_state_from_week_0(compared):
+    """Row 0 is the start, before any week: its contacts are 0 because no week has passed,
+    not because none were made, so the contacts panel starts at week 1 (its means those of
+    weeks 1 ..); trust is a state, measured at week 0 too."""
+    fig = plots.panels_figure(compared)
+    trust, contacts = fig.axes[2], fig.axes[4]
+    assert "contacts" in contacts.get_ylabel() and "trust" in trust.get_ylabel()
+    proactive = compared.steps[compared.steps["variant"] == "proactive"]
+    weekly = proactive[proactive["step"] > 0].groupby("step")["contacts"].mean()
+    np.testing.assert_array_equal(contacts.lines[2].get_xdata(), weekly.index.to_numpy())
+    np.testing.assert_allclose(contacts.lines[2].get_ydata(), weekly.to_numpy())
+    assert trust.lines[2].get_xdata()[0] == 0
+    plots.plt.close(fig)
+
+
 def test_frontier_marks_the_best_point():
     rng = np.random.default_rng(3)
     points = pd.DataFrame({"point": range(3), "label": ["a", "b", "c"],

@@ -18,6 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .. import layout as L
 from ..results import Results, step_bands
 from .comparison import THESE_SETTINGS
 
@@ -174,9 +175,9 @@ class LivePanelsFigure(LiveFigure):
         self.title = self.animate(fig.suptitle("", fontsize=11))
 
     def update(self, frame: pd.DataFrame, title: str) -> None:
-        weeks = frame.index.to_numpy()
-        for column, line in self.lines:
-            line.set_data(weeks, frame[column].to_numpy())
+        for column, line in self.lines:  # a week's flows from week 1: row 0 is the start
+            shown = frame[frame.index > 0] if column in L.WEEKLY_FLOW_COLUMNS else frame
+            line.set_data(shown.index.to_numpy(), shown[column].to_numpy())
         for ax, (_, series, _, (low, high)) in zip(self.axes, LIVE_PANELS):
             if high is None:
                 top = _grown(ax.get_ylim()[1], max(frame[c].max() for c, _ in series))
